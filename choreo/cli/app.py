@@ -1,0 +1,32 @@
+"""The ``choreo`` command: one typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from choreo.cli import broker, emit, tail, topics
+
+app = typer.Typer(
+    name="choreo",
+    help=(
+        "Choreograph data products over Kafka: services rebuild assets when their inputs change "
+        "and announce new versions; no central orchestrator.\n\n"
+        "Settings come from CHOREO_* environment variables (CHOREO_BOOTSTRAP_SERVERS, "
+        "CHOREO_TOPIC_PREFIX, CHOREO_SCHEMA_REGISTRY_URL, CHOREO_KAFKA__<LIBRDKAFKA_OPTION>).\n\n"
+        "Exit codes: 0 ok, 1 found a problem, 2 usage, 3 config, 4 broker/registry unreachable, "
+        "130 interrupted."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+broker.register(app)
+emit.register(app)
+tail.register(app)
+app.add_typer(topics.app, name="topics")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""Pure wire format: Avro records, their framing, and CloudEvents headers. No I/O."""
