@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from choreo.cli import broker, emit, tail, topics
+from choreo.logs import configure_logging
 
 app = typer.Typer(
     name="choreo",
@@ -20,6 +23,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+
+@app.callback()
+def configure(
+    log_level: Annotated[
+        str, typer.Option(help="Log level for messages on stderr: debug, info, warning, error.")
+    ] = "warning",
+) -> None:
+    """Set up logging once for every command."""
+    configure_logging(log_level)
+
 
 broker.register(app)
 emit.register(app)
