@@ -4,6 +4,7 @@ from choreo.events.keys import AssetKey, PartitionKey, validate_asset_key, valid
 from choreo.events.models import (
     AssetDeclared,
     AssetEvent,
+    AssetRequest,
     ErrorInfo,
     EventKind,
     InputVersion,
@@ -15,6 +16,7 @@ __all__ = [
     "AssetDeclared",
     "AssetEvent",
     "AssetKey",
+    "AssetRequest",
     "ErrorInfo",
     "EventKind",
     "InputVersion",

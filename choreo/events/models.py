@@ -134,3 +134,19 @@ class AssetDeclared(_Record):
     declared_at: UtcMillis = Field(default_factory=now_utc)
     producer: ProducerInfo
     metadata: Metadata = Field(default_factory=dict)
+
+
+class AssetRequest(_Record):
+    """A request to rebuild one asset partition regardless of its trigger (backfills too)."""
+
+    request_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    asset: AssetKey
+    partition: PartitionKey | None = None
+    requested_at: UtcMillis = Field(default_factory=now_utc)
+    requested_by: str = Field(min_length=1)
+    reason: str | None = None
+
+    @property
+    def message_key(self) -> str:
+        """The Kafka key: the partition key, or the asset key when unpartitioned."""
+        return self.partition if self.partition is not None else self.asset

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from choreo.events import AssetDeclared, AssetEvent
+from choreo.events import AssetDeclared, AssetEvent, AssetRequest
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 
@@ -73,14 +73,14 @@ def python_shape(annotation: Any) -> str:
             datetime: "datetime"}[annotation]
 
 
-@pytest.mark.parametrize("model", [AssetEvent, AssetDeclared])
+@pytest.mark.parametrize("model", [AssetEvent, AssetDeclared, AssetRequest])
 def test_model_fields_match_avsc(model: type[BaseModel]) -> None:
     """Each model has the avsc's fields, in order, with the same types and nullability."""
     schema = json.loads((SCHEMAS / f"choreo.{model.__name__}.avsc").read_text())
     assert avro_shape(schema) == python_shape(model)
 
 
-@pytest.mark.parametrize("model", [AssetEvent, AssetDeclared])
+@pytest.mark.parametrize("model", [AssetEvent, AssetDeclared, AssetRequest])
 def test_avsc_defaults_are_optional_in_model(model: type[BaseModel]) -> None:
     """A field the reader can default from the avsc is never required by the model."""
     schema = json.loads((SCHEMAS / f"choreo.{model.__name__}.avsc").read_text())
