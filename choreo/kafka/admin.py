@@ -21,10 +21,10 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from confluent_kafka import KafkaError, KafkaException - the Kafka adapter
+from confluent_kafka import KafkaError, KafkaException
 
 # confluent_kafka.admin imports these public classes without re-exporting them, hence the ignore.
-from confluent_kafka.admin import (  # type: ignore[attr-defined] - the adapter
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     ClusterMetadata,
     ConfigResource,
