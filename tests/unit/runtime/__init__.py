@@ -1,0 +1,1 @@
+"""Tests of the pure service runtime: cron, identities, state, partition mapping, triggers."""
