@@ -6,6 +6,7 @@ Kafka runtime and the in-memory test harness.
 """
 
 from choreo.runtime.cron import CronSchedule, next_fire, parse_cron
+from choreo.runtime.durations import format_duration, parse_duration
 from choreo.runtime.identity import derive_version, output_event_id, run_id_for
 from choreo.runtime.partitions import (
     InputSpec,
@@ -31,8 +32,6 @@ from choreo.runtime.triggers import (
     Verdict,
     absorb,
     decide,
-    format_duration,
-    parse_duration,
     parse_trigger,
     plan_requested,
 )
