@@ -1,0 +1,106 @@
+"""Trigger state in Kafka: one compacted changelog topic per service, one record per shard.
+
+A shard ``(asset, index)`` is written to partition ``index`` with the asset as key, so a replica
+that is assigned index ``i`` restores exactly its shards by reading partition ``i`` from the start
+(compaction keeps the latest record per asset). No local files: a replica can start anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import structlog
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from choreo.errors import BrokerUnavailableError, CodecError
+from choreo.kafka.client_log import librdkafka_logger, on_client_error
+from choreo.kafka.config import consumer_config
+from choreo.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+ShardKey = tuple[str, int]
+
+
+def encode_snapshot(snapshot: Mapping[str, Any]) -> bytes:
+    """A shard snapshot as the changelog value (compact JSON: internal, versioned by format)."""
+    return json.dumps(snapshot, separators=(",", ":"), sort_keys=True).encode()
+
+
+def decode_snapshot(value: bytes) -> dict[str, Any]:
+    """Read a changelog value back.
+
+    Raises:
+        CodecError: the value is not a snapshot this version can read.
+    """
+    try:
+        snapshot = json.loads(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CodecError(f"changelog value is not JSON: {exc}") from exc
+    if not isinstance(snapshot, dict) or "state" not in snapshot:
+        raise CodecError("changelog value is not a shard snapshot")
+    return snapshot
+
+
+class ChangelogReader:
+    """Restores shards from the changelog partitions a replica was assigned."""
+
+    def __init__(self, settings: Settings, topic: str, *, timeout: float = 30.0) -> None:
+        self.topic = topic
+        self.timeout = timeout
+        self._consumer = Consumer(
+            {
+                **consumer_config(settings, f"{topic}.restore", **{"enable.partition.eof": "true"}),
+                "error_cb": on_client_error,
+            },
+            logger=librdkafka_logger(),
+        )
+
+    def restore(self, indices: Iterable[int], assets: set[str]) -> dict[ShardKey, dict[str, Any]]:
+        """The latest snapshot of every shard of ``assets`` in partitions ``indices``."""
+        wanted = sorted(set(indices))
+        if not wanted:
+            return {}
+        ends: dict[int, int] = {}
+        for index in wanted:
+            try:
+                low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, index), timeout=self.timeout
+                )
+            except Exception as exc:  # noqa: BLE001 - KafkaException; reported as unreachable
+                raise BrokerUnavailableError(
+                    f"cannot read changelog {self.topic}[{index}]: {exc}"
+                ) from exc
+            if high > low:
+                ends[index] = high
+        found: dict[ShardKey, dict[str, Any]] = {}
+        if not ends:
+            return found
+        self._consumer.assign([TopicPartition(self.topic, i, OFFSET_BEGINNING) for i in ends])
+        remaining = dict(ends)
+        while remaining:
+            message = self._consumer.poll(self.timeout)
+            if message is None:
+                raise BrokerUnavailableError(f"changelog {self.topic} stopped answering")
+            index = message.partition()
+            if message.error() is not None:
+                if message.error().code() == KafkaError._PARTITION_EOF:  # noqa: SLF001
+                    remaining.pop(index, None)
+                continue
+            if message.offset() + 1 >= remaining.get(index, 0):
+                remaining.pop(index, None)
+            asset = (message.key() or b"").decode()
+            if asset not in assets or message.value() is None:
+                continue
+            try:
+                found[(asset, index)] = decode_snapshot(message.value())
+            except CodecError as exc:
+                log.error("changelog.unreadable", asset=asset, index=index, error=str(exc))
+        self._consumer.unassign()
+        return found
+
+    def close(self) -> None:
+        """Release the connection."""
+        self._consumer.close()

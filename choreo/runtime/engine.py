@@ -1,0 +1,403 @@
+"""The decisions of one service, free of Kafka: what its inputs are at, which runs to start, and
+what each finished run announces.
+
+The Kafka runner feeds it decoded records and acknowledgements; ``choreo.testing`` feeds it an
+in-memory stream. Both therefore behave the same. State is held in shards, one per output asset
+and topic-partition index: a service replica holds the shards of the partitions the consumer
+group assigned to it, and each shard is what the runner writes to (and restores from) the
+changelog topic's partition of the same index.
+
+Inputs are read one of two ways:
+
+* through the group (the replica owning index ``i`` sees partition ``i`` of every co-partitioned
+  input topic): partitioned inputs of a partitioned asset;
+* globally (every replica reads every partition): unpartitioned inputs of a partitioned asset,
+  and every input of an unpartitioned asset, which aggregates all upstream partitions. An
+  unpartitioned asset lives in shard index 0.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from choreo.events import AssetEvent, AssetRequest, ErrorInfo, EventKind, ProducerInfo
+from choreo.runtime.executor import Failed, RunOutcome, Succeeded
+from choreo.runtime.identity import derive_version, output_event_id, run_id_for
+from choreo.runtime.partitions import InputSpec, partitioned_inputs
+from choreo.runtime.state import AssetState, Observation, OutputPartition
+from choreo.runtime.triggers import AssetSpec, Blocked, PlannedRun, absorb, decide, plan_requested
+from choreo.service import AssetDefinition, InputArg, InputData, RunContext, Service
+
+log = structlog.get_logger(__name__)
+
+ShardKey = tuple[str, int]
+"""``(output asset, topic-partition index)``."""
+
+SNAPSHOT_FORMAT = 1
+"""Layout version of ``snapshot()``; bump it (and read the old one) when it changes."""
+
+UNPARTITIONED_INDEX = 0
+"""Shard (and request/changelog partition) of an unpartitioned asset."""
+
+
+@dataclass(frozen=True)
+class StartRun:
+    """A run the runner should execute now."""
+
+    definition: AssetDefinition
+    shard: ShardKey
+    planned: PlannedRun
+    planned_at: datetime
+    ctx: RunContext
+    args: list[InputArg]
+
+    @property
+    def key(self) -> tuple[str, OutputPartition]:
+        """``(asset, output partition)``: at most one run of each is in flight."""
+        return (self.definition.key, self.planned.output_partition)
+
+
+@dataclass
+class _Detail:
+    """What an asset function needs of an input event beyond its version."""
+
+    location: str | None
+    metadata: Mapping[str, Any]
+    correlation_id: uuid.UUID | None
+
+
+@dataclass
+class Effects:
+    """What handling one record changed: runs to start and shards to write to the changelog."""
+
+    runs: list[StartRun] = field(default_factory=list)
+    dirty: set[ShardKey] = field(default_factory=set)
+    blocked: list[tuple[str, Blocked]] = field(default_factory=list)
+
+
+class ServiceEngine:
+    """Trigger state and run planning for every asset of one service."""
+
+    def __init__(self, service: Service, *, instance: str) -> None:
+        self.service = service
+        self.instance = instance
+        self.specs = {
+            key: AssetSpec(
+                key=key,
+                inputs=tuple(InputSpec(i.key, i.partitioned) for i in d.inputs),
+                partitioned=d.partitioned,
+                policy=d.policy,
+            )
+            for key, d in service.assets.items()
+        }
+        self.global_inputs: dict[str, set[str]] = {}
+        self.group_inputs: dict[str, set[str]] = {}
+        for key, definition in service.assets.items():
+            for item in definition.inputs:
+                reads_globally = not definition.partitioned or item.partitioned is False
+                target = self.global_inputs if reads_globally else self.group_inputs
+                target.setdefault(item.key, set()).add(key)
+        self.shards: dict[ShardKey, AssetState] = {}
+        self.in_flight: set[tuple[str, OutputPartition]] = set()
+        self._wakes: dict[ShardKey, datetime] = {}
+        self._global_seen: dict[tuple[str, str | None], Observation] = {}
+        self._details: dict[uuid.UUID, _Detail] = {}
+
+    # -- which records go where --------------------------------------------------------------
+
+    def group_topics_assets(self) -> set[str]:
+        """Input assets read through the consumer group."""
+        return set(self.group_inputs)
+
+    def global_topics_assets(self) -> set[str]:
+        """Input assets every replica reads in full."""
+        return set(self.global_inputs)
+
+    # -- assignment ----------------------------------------------------------------------------
+
+    def shard_keys_for(self, indices: Iterable[int]) -> list[ShardKey]:
+        """The shards a replica holding ``indices`` owns."""
+        held = set(indices)
+        keys: list[ShardKey] = []
+        for asset, definition in self.service.assets.items():
+            if definition.partitioned:
+                keys.extend((asset, index) for index in sorted(held))
+            elif UNPARTITIONED_INDEX in held:
+                keys.append((asset, UNPARTITIONED_INDEX))
+        return keys
+
+    def assign(
+        self, restored: Mapping[ShardKey, Mapping[str, Any] | None], now: datetime
+    ) -> Effects:
+        """Take over shards, from their changelog snapshots (``None``: start empty)."""
+        effects = Effects()
+        for shard, snapshot in restored.items():
+            state = self._load(snapshot) if snapshot else AssetState()
+            asset = shard[0]
+            spec = self.specs[asset]
+            for where, observation in self._global_seen.items():
+                if asset in self.global_inputs.get(where[0], set()):
+                    state = absorb(spec, state, observation, now)
+            self.shards[shard] = state
+            effects.dirty.add(shard)
+            self._decide(shard, now, None, effects)
+        return effects
+
+    def revoke(self, indices: Iterable[int]) -> None:
+        """Drop the shards of ``indices`` (their state lives on in the changelog)."""
+        gone = set(indices)
+        for shard in [s for s in self.shards if s[1] in gone]:
+            del self.shards[shard]
+            self._wakes.pop(shard, None)
+
+    # -- records -------------------------------------------------------------------------------
+
+    def on_event(self, event: AssetEvent, index: int | None, now: datetime) -> Effects:
+        """An input event read through the group (``index``) or globally (``None``)."""
+        effects = Effects()
+        self._details[event.event_id] = _Detail(
+            event.location, dict(event.metadata), event.correlation_id
+        )
+        observation = Observation.from_event(event)
+        if index is None:
+            where = observation.where
+            known = self._global_seen.get(where)
+            if known is None or observation.supersedes(known):
+                self._global_seen[where] = observation
+            targets = [
+                shard
+                for shard in self.shards
+                if shard[0] in self.global_inputs.get(event.asset, set())
+            ]
+        else:
+            targets = [
+                (asset, index)
+                for asset in self.group_inputs.get(event.asset, set())
+                if (asset, index) in self.shards
+            ]
+        for shard in targets:
+            state = self.shards[shard]
+            updated = absorb(self.specs[shard[0]], state, observation, now)
+            if updated is state:
+                continue
+            self.shards[shard] = updated
+            effects.dirty.add(shard)
+            self._decide(shard, now, observation, effects)
+        return effects
+
+    def on_request(self, request: AssetRequest, index: int, now: datetime) -> Effects:
+        """A materialise/backfill request: run regardless of the trigger (not of missing inputs).
+
+        Raises:
+            InvalidInputError: the request names an asset this service does not own, or a
+                partition that does not fit the asset's partitioning.
+        """
+        from choreo.errors import InvalidInputError  # noqa: PLC0415 - error path only
+
+        definition = self.service.assets.get(request.asset)
+        if definition is None:
+            raise InvalidInputError(
+                f"request for {request.asset}, which service {self.service.name} does not own"
+            )
+        shard = (request.asset, index if definition.partitioned else UNPARTITIONED_INDEX)
+        effects = Effects()
+        state = self.shards.get(shard)
+        if state is None:
+            return effects  # not ours after a rebalance; the owner gets the same record
+        planned = plan_requested(
+            self.specs[request.asset], state, request.partition, str(request.request_id)
+        )
+        if isinstance(planned, Blocked):
+            effects.blocked.append((request.asset, planned))
+        elif (request.asset, request.partition) in self.in_flight:
+            effects.blocked.append(
+                (request.asset, Blocked(request.partition, "a run is in flight; request again"))
+            )
+        else:
+            effects.runs.append(self._start(shard, planned, now))
+        return effects
+
+    def on_wake(self, now: datetime) -> Effects:
+        """Decide again for shards whose debounce or cron time has come."""
+        effects = Effects()
+        for shard, at in list(self._wakes.items()):
+            if at <= now and shard in self.shards:
+                del self._wakes[shard]
+                self._decide(shard, now, None, effects)
+        return effects
+
+    def next_wake(self) -> datetime | None:
+        """When ``on_wake`` should next be called."""
+        return min(self._wakes.values(), default=None)
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def output_event(self, run: StartRun, outcome: RunOutcome, now: datetime) -> AssetEvent:
+        """The event a finished run announces: UPDATED with its output, or FAILED."""
+        definition = run.definition
+        planned = run.planned
+        inputs = planned.input_versions()
+        producer = ProducerInfo(
+            service=self.service.name, instance=self.instance, code_version=definition.code_version
+        )
+        common: dict[str, Any] = {
+            "asset": definition.key,
+            "partition": planned.output_partition,
+            "occurred_at": now,
+            "producer": producer,
+            "run_id": run.ctx.run_id,
+            "correlation_id": run.ctx.correlation_id,
+            "inputs": inputs,
+        }
+        if isinstance(outcome, Succeeded):
+            output = outcome.output
+            try:
+                return AssetEvent(
+                    event_id=self._event_id(run, EventKind.UPDATED),
+                    kind=EventKind.UPDATED,
+                    version=output.version
+                    or derive_version(
+                        definition.key, planned.output_partition, inputs,
+                        definition.code_version, output.location,
+                    ),
+                    location=output.location,
+                    metadata=dict(output.metadata),
+                    **common,
+                )
+            except ValidationError as exc:
+                outcome = Failed(
+                    "InvalidOutput", f"the output could not be announced: {exc.errors()[0]['msg']}",
+                    outcome.attempts, outcome.seconds,
+                )
+        assert isinstance(outcome, Failed)  # noqa: S101 - the only other outcome
+        return AssetEvent(
+            event_id=self._event_id(run, EventKind.FAILED),
+            kind=EventKind.FAILED,
+            version=derive_version(
+                definition.key, planned.output_partition, inputs, definition.code_version, None
+            ),
+            error=ErrorInfo(type=outcome.error_type, message=outcome.message,
+                            attempt=outcome.attempts),
+            **common,
+        )
+
+    def acknowledged(self, run: StartRun, now: datetime) -> Effects:
+        """The run's output event is on the broker: record the run and decide again."""
+        effects = Effects()
+        self.in_flight.discard(run.key)
+        state = self.shards.get(run.shard)
+        if state is None:
+            return effects  # revoked meanwhile; the new owner restores from the changelog
+        self.shards[run.shard] = state.record_run(
+            run.planned.output_partition, run.planned.input_event_ids, at=run.planned_at
+        )
+        effects.dirty.add(run.shard)
+        self._decide(run.shard, now, None, effects)
+        return effects
+
+    def abandoned(self, run: StartRun) -> None:
+        """The run's output could not be announced; its inputs stay unconsumed."""
+        self.in_flight.discard(run.key)
+
+    # -- changelog -----------------------------------------------------------------------------
+
+    def snapshot(self, shard: ShardKey) -> dict[str, Any]:
+        """The shard as a JSON-compatible changelog value."""
+        state = self.shards[shard]
+        details = {
+            str(o.event_id): {
+                "location": d.location,
+                "metadata": dict(d.metadata),
+                "correlation_id": str(d.correlation_id) if d.correlation_id else None,
+            }
+            for o in state.known.values()
+            if (d := self._details.get(o.event_id)) is not None
+        }
+        return {"format": SNAPSHOT_FORMAT, "state": state.to_dict(), "details": details}
+
+    def _load(self, snapshot: Mapping[str, Any]) -> AssetState:
+        for event_id, d in snapshot.get("details", {}).items():
+            correlation = d.get("correlation_id")
+            self._details.setdefault(
+                uuid.UUID(event_id),
+                _Detail(d.get("location"), d.get("metadata") or {},
+                        uuid.UUID(correlation) if correlation else None),
+            )
+        return AssetState.from_dict(snapshot["state"])
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _event_id(self, run: StartRun, kind: EventKind) -> uuid.UUID:
+        return output_event_id(
+            run.definition.key, run.planned.output_partition, run.planned.input_event_ids,
+            run.definition.code_version, run.planned.request_id, kind=kind,
+        )
+
+    def _decide(
+        self, shard: ShardKey, now: datetime, changed: Observation | None, effects: Effects
+    ) -> None:
+        asset = shard[0]
+        decision = decide(self.specs[asset], self.shards[shard], now, changed)
+        for planned in decision.runs:
+            if (asset, planned.output_partition) not in self.in_flight:
+                effects.runs.append(self._start(shard, planned, now))
+        effects.blocked.extend((asset, b) for b in decision.blocked)
+        if decision.wake_at is not None:
+            self._wakes[shard] = min(decision.wake_at, self._wakes.get(shard, decision.wake_at))
+
+    def _start(self, shard: ShardKey, planned: PlannedRun, now: datetime) -> StartRun:
+        definition = self.service.assets[shard[0]]
+        partition = planned.output_partition
+        ids = planned.input_event_ids
+        aggregated = (
+            partitioned_inputs(self.specs[shard[0]], self.shards[shard])
+            if not definition.partitioned
+            else frozenset()
+        )
+        args: list[InputArg] = []
+        data: dict[str, InputArg] = {}
+        newest: tuple[datetime, uuid.UUID] | None = None
+        for item in definition.inputs:
+            values = tuple(self._input_data(o) for o in planned.inputs.get(item.key, ()))
+            arg: InputArg = values if item.key in aggregated else values[0]
+            args.append(arg)
+            data[item.key] = arg
+            for o in planned.inputs.get(item.key, ()):
+                detail = self._details.get(o.event_id)
+                root = detail.correlation_id if detail and detail.correlation_id else o.event_id
+                if newest is None or o.occurred_at > newest[0]:
+                    newest = (o.occurred_at, root)
+        run_id = run_id_for(
+            definition.key, partition, ids, definition.code_version, planned.request_id
+        )
+        ctx = RunContext(
+            asset=definition.key,
+            partition=partition,
+            run_id=run_id,
+            attempt=1,
+            correlation_id=newest[1] if newest else None,
+            request_id=planned.request_id,
+            inputs=data,
+            log=self.service.log.bind(asset=definition.key, partition=partition, run_id=run_id),
+        )
+        self.in_flight.add((definition.key, partition))
+        return StartRun(definition, shard, planned, now, ctx, args)
+
+    def _input_data(self, observation: Observation) -> InputData:
+        detail = self._details.get(observation.event_id)
+        return InputData(
+            asset=observation.asset,
+            partition=observation.partition,
+            version=observation.version,
+            event_id=observation.event_id,
+            occurred_at=observation.occurred_at,
+            location=detail.location if detail else None,
+            metadata=dict(detail.metadata) if detail else {},
+        )
