@@ -1,0 +1,1 @@
+"""Tests of the wire format: Avro framing, schemas and CloudEvents headers."""
