@@ -1,0 +1,1 @@
+"""Tests of the example services in ``services/``: their data functions and assets on files."""
