@@ -21,12 +21,16 @@ class StatusServer:
     """Serve a registry's metrics and a health check on ``host:port`` (port 0: pick one)."""
 
     def __init__(
-        self, registry: CollectorRegistry, health: HealthCheck, host: str = "0.0.0.0", port: int = 0  # noqa: S104 - probes come from outside the container
+        self,
+        registry: CollectorRegistry,
+        health: HealthCheck,
+        host: str = "0.0.0.0",  # noqa: S104 - probes come from outside the container
+        port: int = 0,
     ) -> None:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if self.path.split("?")[0] == "/metrics":
                     self._send(200, generate_latest(server.registry), CONTENT_TYPE_LATEST)
                 elif self.path.split("?")[0] in {"/healthz", "/health"}:
@@ -34,8 +38,9 @@ class StatusServer:
                     body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode()
                     self._send(200 if ok else 503, body, "application/json")
                 else:
-                    self._send(404, b'{"error": "not found; try /metrics or /healthz"}',
-                               "application/json")
+                    self._send(
+                        404, b'{"error": "not found; try /metrics or /healthz"}', "application/json"
+                    )
 
             def _send(self, status: int, body: bytes, content_type: str) -> None:
                 self.send_response(status)
@@ -44,7 +49,7 @@ class StatusServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 """Requests are not logged: probes would drown the service's own lines."""
 
         self.registry = registry

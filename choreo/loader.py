@@ -10,7 +10,9 @@ from pathlib import Path
 from choreo.errors import ConfigError
 from choreo.service import Service
 
-TARGET_FORM = "a file (services/shop/summary.py), a module (services.shop.summary) or module:attribute"
+TARGET_FORM = (
+    "a file (services/shop/summary.py), a module (services.shop.summary) or module:attribute"
+)
 
 
 def load_service(target: str) -> Service:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import structlog
 
@@ -98,6 +98,7 @@ class RunContext:
 
 
 AssetFunction: TypeAlias = Callable[..., Output | Awaitable[Output]]
+_F = TypeVar("_F", bound=AssetFunction)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ class Service:
         code_version: str = "1",
         owner: str | None = None,
         description: str | None = None,
-    ) -> Callable[[AssetFunction], AssetFunction]:
+    ) -> Callable[[_F], _F]:
         """Declare that this service builds ``key`` from ``inputs`` with the decorated function.
 
         The function receives ``ctx`` and then one argument per input, in order: an
@@ -188,7 +189,7 @@ class Service:
             raise InvalidInputError(f"retries must be 0 or more, not {retries}")
         policy = parse_trigger(trigger) if isinstance(trigger, str) else trigger
 
-        def register(fn: AssetFunction) -> AssetFunction:
+        def register(fn: _F) -> _F:
             _check_signature(key, fn, len(specs))
             self.assets[key] = AssetDefinition(
                 key=key,

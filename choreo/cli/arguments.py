@@ -4,13 +4,16 @@ apart from the commands so the rules are unit-tested and shared by every command
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from choreo.errors import InvalidInputError
 from choreo.events import InputVersion, MetadataValue
 from choreo.events.keys import validate_asset_key, validate_partition_key
 
-META_FORM = "KEY=VALUE, e.g. rows=1200 or source=pos (quote a value to keep it a string: code='\"007\"')"
+META_FORM = (
+    "KEY=VALUE, e.g. rows=1200 or source=pos (quote a value to keep it a string: code='\"007\"')"
+)
 INPUT_FORM = "ASSET[@PARTITION]=VERSION, e.g. shop.orders@2026-11-20=v3"
 _INT = re.compile(r"[+-]?\d+")
 
@@ -31,7 +34,7 @@ def parse_meta_value(text: str) -> MetadataValue:
         number = float(text)
     except ValueError:
         return text
-    return number if number == number and abs(number) != float("inf") else text
+    return number if math.isfinite(number) else text
 
 
 def parse_meta(items: list[str]) -> dict[str, MetadataValue]:
@@ -60,5 +63,7 @@ def parse_input(text: str) -> InputVersion:
 
 def metadata_json(metadata: dict[str, MetadataValue]) -> str:
     """Metadata as compact ``k=v`` text for human-readable output."""
-    return " ".join(f"{k}={json.dumps(v) if isinstance(v, str) and ' ' in v else v}"
-                    for k, v in metadata.items())
+    return " ".join(
+        f"{k}={json.dumps(v) if isinstance(v, str) and ' ' in v else v}"
+        for k, v in metadata.items()
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -17,24 +16,24 @@ from choreo.settings import load_settings
 
 def emit(
     asset: Annotated[str, typer.Argument(help="Asset key, e.g. shop.orders.")],
-    partition: Annotated[
-        str | None, typer.Option(help="Partition key, e.g. 2026-11-20.")
-    ] = None,
+    partition: Annotated[str | None, typer.Option(help="Partition key, e.g. 2026-11-20.")] = None,
     location: Annotated[
         str | None, typer.Option(help="URI of the data, e.g. s3://raw/orders/2026-11-20.")
     ] = None,
     version: Annotated[
         str | None,
-        typer.Option(help="Data version; derived from asset, partition, location and metadata "
-                     "when omitted."),
+        typer.Option(
+            help="Data version; derived from asset, partition, location and metadata when omitted."
+        ),
     ] = None,
     meta: Annotated[
         list[str] | None, typer.Option("--meta", help=f"Metadata, repeatable: {META_FORM}.")
     ] = None,
     inputs: Annotated[
         list[str] | None,
-        typer.Option("--input", help=f"An input version this data was built from, repeatable: "
-                     f"{INPUT_FORM}."),
+        typer.Option(
+            "--input", help=f"An input version this data was built from, repeatable: {INPUT_FORM}."
+        ),
     ] = None,
     failed: Annotated[
         bool, typer.Option("--failed", help="Announce a failed update (needs --error).")
@@ -82,4 +81,3 @@ def emit(
 def register(app: typer.Typer) -> None:
     """Add ``emit`` to the ``choreo`` app."""
     app.command("emit")(emit)
-

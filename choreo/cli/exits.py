@@ -19,7 +19,6 @@ from choreo.errors import (
     UnreachableError,
 )
 
-
 T = TypeVar("T")
 
 

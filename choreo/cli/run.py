@@ -24,8 +24,10 @@ def run(
         str | None, typer.Option(help="Name of this replica in events (default host:pid).")
     ] = None,
     shutdown_grace: Annotated[
-        float, typer.Option(help="Seconds SIGTERM waits for runs in flight before handing "
-                            "them back.", min=0)
+        float,
+        typer.Option(
+            help="Seconds SIGTERM waits for runs in flight before handing them back.", min=0
+        ),
     ] = 30.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:

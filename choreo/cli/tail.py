@@ -32,9 +32,13 @@ def render(record: TailedRecord) -> str:
     if event.metadata:
         parts.append(metadata_json(event.metadata))
     if event.inputs:
-        parts.append("inputs=" + ",".join(
-            f"{i.asset}{'@' + i.partition if i.partition else ''}={i.version}" for i in event.inputs
-        ))
+        parts.append(
+            "inputs="
+            + ",".join(
+                f"{i.asset}{'@' + i.partition if i.partition else ''}={i.version}"
+                for i in event.inputs
+            )
+        )
     if event.error is not None:
         parts.append(f"error={event.error.type}: {event.error.message}")
     parts.append(f"by={event.producer.service} id={event.event_id}")
@@ -55,8 +59,10 @@ def tail(
     ] = None,
     pattern: Annotated[
         str | None,
-        typer.Option(help="Follow every asset whose key matches this regular expression, "
-                     "including assets created later; '.' follows all."),
+        typer.Option(
+            help="Follow every asset whose key matches this regular expression, "
+            "including assets created later; '.' follows all."
+        ),
     ] = None,
     from_beginning: Annotated[
         bool, typer.Option("--from-beginning", help="Start at the oldest retained event.")
@@ -66,8 +72,9 @@ def tail(
     ] = None,
     idle: Annotated[
         float | None,
-        typer.Option(help="Stop after this many seconds without an event (default: follow "
-                     "until Ctrl-C)."),
+        typer.Option(
+            help="Stop after this many seconds without an event (default: follow until Ctrl-C)."
+        ),
     ] = None,
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the broker to answer.", min=0.1)
@@ -88,8 +95,11 @@ def tail(
         for asset in assets or []:
             validate_asset_key(asset)
         reader = AssetTail(
-            load_settings(), assets=assets or [], pattern=pattern,
-            from_beginning=from_beginning, timeout=timeout,
+            load_settings(),
+            assets=assets or [],
+            pattern=pattern,
+            from_beginning=from_beginning,
+            timeout=timeout,
         )
         try:
             for topic in reader.missing_topics():

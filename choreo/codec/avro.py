@@ -27,9 +27,9 @@ from pydantic import ValidationError
 
 from choreo.codec.schemas import FINGERPRINT_ALGORITHM, ParsedSchema, SchemaSet
 from choreo.errors import CodecError, SchemaError
-from choreo.events.models import AssetDeclared, AssetEvent
+from choreo.events.models import AssetDeclared, AssetEvent, AssetRequest
 
-Record: TypeAlias = AssetEvent | AssetDeclared
+Record: TypeAlias = AssetEvent | AssetDeclared | AssetRequest
 """Any record choreo puts on the wire."""
 
 #: Avro single-object encoding: a two-byte marker (spec: ``C3 01``), chosen by Avro to be
@@ -54,10 +54,11 @@ _SHOWN_BYTES = 8
 _MODELS: dict[str, type[Record]] = {
     "choreo.AssetEvent": AssetEvent,
     "choreo.AssetDeclared": AssetDeclared,
+    "choreo.AssetRequest": AssetRequest,
 }
 _FULLNAMES: dict[type[Record], str] = {model: name for name, model in _MODELS.items()}
 
-_R = TypeVar("_R", AssetEvent, AssetDeclared)
+_R = TypeVar("_R", AssetEvent, AssetDeclared, AssetRequest)
 
 
 class _Writing(NamedTuple):
@@ -160,8 +161,8 @@ class AvroCodec:
         writing = self._writing.get(type(record))
         if writing is None:
             raise CodecError(
-                f"cannot encode {type(record).__name__}: only AssetEvent and AssetDeclared are "
-                "choreo records"
+                f"cannot encode {type(record).__name__}: only AssetEvent, AssetDeclared and "
+                "AssetRequest are choreo records"
             )
         if schema_id is None:
             header = writing.header
@@ -211,6 +212,14 @@ class AvroCodec:
             CodecError: As :meth:`decode`, or the value holds another record.
         """
         return self._decode_as(data, AssetDeclared)
+
+    def decode_request(self, data: bytes) -> AssetRequest:
+        """Decode a value that must hold an ``AssetRequest``.
+
+        Raises:
+            CodecError: As :meth:`decode`, or the value holds another record.
+        """
+        return self._decode_as(data, AssetRequest)
 
     def _decode_as(self, data: bytes, model: type[_R]) -> _R:
         reading, offset = self._resolve(data)

@@ -29,11 +29,12 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote
 
-from choreo.events.models import AssetDeclared, AssetEvent
+from choreo.events.models import AssetDeclared, AssetEvent, AssetRequest
 
 SPEC_VERSION = "1.0"
 TYPE_PREFIX = "choreo.asset."
 DECLARED_TYPE = "choreo.asset.declared"
+REQUESTED_TYPE = "choreo.asset.requested"
 CONTENT_TYPE_SINGLE_OBJECT = "application/avro"
 CONTENT_TYPE_CONFLUENT = "application/vnd.confluent.avro"
 SOURCE_PREFIX = "/choreo"
@@ -68,7 +69,7 @@ def declaration_id(declared: AssetDeclared) -> uuid.UUID:
 
 
 def headers_for(
-    record: AssetEvent | AssetDeclared, *, registry_framed: bool = False
+    record: AssetEvent | AssetDeclared | AssetRequest, *, registry_framed: bool = False
 ) -> list[tuple[str, bytes]]:
     """The CloudEvents binary-mode Kafka headers for a record.
 
@@ -85,16 +86,24 @@ def headers_for(
         event_type = TYPE_PREFIX + record.kind.value.lower()
         moment = record.occurred_at
         subject = record.asset if record.partition is None else f"{record.asset}/{record.partition}"
+        source = _source(record.producer.service, record.producer.instance)
+    elif isinstance(record, AssetRequest):
+        event_id = record.request_id
+        event_type = REQUESTED_TYPE
+        moment = record.requested_at
+        subject = record.asset if record.partition is None else f"{record.asset}/{record.partition}"
+        source = _source("requests", record.requested_by)
     else:
         event_id = declaration_id(record)
         event_type = DECLARED_TYPE
         moment = record.declared_at
         subject = record.asset
+        source = _source(record.producer.service, record.producer.instance)
     content_type = CONTENT_TYPE_CONFLUENT if registry_framed else CONTENT_TYPE_SINGLE_OBJECT
     return [
         ("ce_specversion", SPEC_VERSION.encode(_ENCODING)),
         ("ce_id", str(event_id).encode(_ENCODING)),
-        ("ce_source", _source(record.producer.service, record.producer.instance)),
+        ("ce_source", source),
         ("ce_type", event_type.encode(_ENCODING)),
         ("ce_subject", subject.encode(_ENCODING)),
         ("ce_time", _rfc3339(moment).encode(_ENCODING)),

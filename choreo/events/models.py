@@ -35,8 +35,10 @@ UtcMillis = Annotated[datetime, AfterValidator(_utc_millis)]
 
 def _check_metadata(values: dict[str, MetadataValue]) -> dict[str, MetadataValue]:
     for key, value in values.items():
-        if isinstance(value, int) and not isinstance(value, bool) and not (
-            LONG_MIN <= value <= LONG_MAX
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not (LONG_MIN <= value <= LONG_MAX)
         ):
             raise ValueError(f"metadata {key!r}={value} does not fit a 64-bit long")
     return values

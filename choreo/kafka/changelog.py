@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer
 
-from choreo.errors import BrokerUnavailableError, CodecError
+from choreo.errors import CodecError
 from choreo.kafka.client_log import librdkafka_logger, on_client_error
 from choreo.kafka.config import consumer_config
+from choreo.kafka.records import position, read_to_end
 from choreo.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -60,45 +61,19 @@ class ChangelogReader:
 
     def restore(self, indices: Iterable[int], assets: set[str]) -> dict[ShardKey, dict[str, Any]]:
         """The latest snapshot of every shard of ``assets`` in partitions ``indices``."""
-        wanted = sorted(set(indices))
-        if not wanted:
-            return {}
-        ends: dict[int, int] = {}
-        for index in wanted:
-            try:
-                low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, index), timeout=self.timeout
-                )
-            except Exception as exc:  # noqa: BLE001 - KafkaException; reported as unreachable
-                raise BrokerUnavailableError(
-                    f"cannot read changelog {self.topic}[{index}]: {exc}"
-                ) from exc
-            if high > low:
-                ends[index] = high
         found: dict[ShardKey, dict[str, Any]] = {}
-        if not ends:
-            return found
-        self._consumer.assign([TopicPartition(self.topic, i, OFFSET_BEGINNING) for i in ends])
-        remaining = dict(ends)
-        while remaining:
-            message = self._consumer.poll(self.timeout)
-            if message is None:
-                raise BrokerUnavailableError(f"changelog {self.topic} stopped answering")
-            index = message.partition()
-            if message.error() is not None:
-                if message.error().code() == KafkaError._PARTITION_EOF:  # noqa: SLF001
-                    remaining.pop(index, None)
-                continue
-            if message.offset() + 1 >= remaining.get(index, 0):
-                remaining.pop(index, None)
+        for message in read_to_end(self._consumer, self.topic, sorted(set(indices)), self.timeout):
+            _topic, index, _offset = position(message)
             asset = (message.key() or b"").decode()
-            if asset not in assets or message.value() is None:
+            value = message.value()
+            if asset not in assets or value is None:
                 continue
             try:
-                found[(asset, index)] = decode_snapshot(message.value())
+                found[(asset, index)] = decode_snapshot(value)
             except CodecError as exc:
-                log.error("changelog.unreadable", asset=asset, index=index, error=str(exc))
-        self._consumer.unassign()
+                log.error(  # noqa: TRY400 - the reason is in the message; no traceback wanted
+                    "changelog.unreadable", asset=asset, index=index, error=str(exc)
+                )
         return found
 
     def close(self) -> None:

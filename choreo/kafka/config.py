@@ -24,7 +24,7 @@ def common_config(settings: Settings) -> dict[str, str]:
 
 
 def producer_config(settings: Settings, **extra: str) -> dict[str, str]:
-    """A producer configuration; user options override choreo's defaults, ``extra`` overrides both."""
+    """A producer configuration: user options override choreo's defaults, ``extra`` both."""
     return {**PRODUCER_DEFAULTS, **common_config(settings), **extra}
 
 

@@ -5,7 +5,7 @@ or raises choreo's own error naming the record that failed."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -13,16 +13,17 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from choreo.errors import BrokerError, BrokerUnavailableError
 from choreo.kafka.client_log import librdkafka_logger, on_client_error
 from choreo.kafka.config import producer_config
+from choreo.kafka.records import kafka_headers, position
 from choreo.settings import Settings
 
 #: librdkafka error codes that mean "nobody answered" rather than "the broker said no".
 UNREACHABLE_CODES = frozenset(
     {
-        KafkaError._MSG_TIMED_OUT,  # noqa: SLF001 - librdkafka's public names start with _
-        KafkaError._TIMED_OUT,  # noqa: SLF001
-        KafkaError._TRANSPORT,  # noqa: SLF001
-        KafkaError._ALL_BROKERS_DOWN,  # noqa: SLF001
-        KafkaError._RESOLVE,  # noqa: SLF001
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._RESOLVE,
     }
 )
 
@@ -69,13 +70,9 @@ class ConfirmingProducer:
         """
         results: list[Delivered | KafkaError | None] = [None] * len(records)
 
-        def on_delivery(index: int) -> object:
+        def on_delivery(index: int) -> Callable[[KafkaError | None, Message], None]:
             def callback(err: KafkaError | None, msg: Message) -> None:
-                results[index] = (
-                    err
-                    if err is not None
-                    else Delivered(msg.topic(), msg.partition(), msg.offset())
-                )
+                results[index] = err if err is not None else Delivered(*position(msg))
 
             return callback
 
@@ -87,16 +84,20 @@ class ConfirmingProducer:
             if remaining <= 0:
                 break
             self._producer.flush(min(remaining, 0.5))
-        return [self._outcome(record, result) for record, result in zip(records, results, strict=True)]
+        return [
+            self._outcome(record, result) for record, result in zip(records, results, strict=True)
+        ]
 
-    def _produce(self, record: OutgoingRecord, callback: object) -> None:
+    def _produce(
+        self, record: OutgoingRecord, callback: Callable[[KafkaError | None, Message], None]
+    ) -> None:
         while True:
             try:
                 self._producer.produce(
                     record.topic,
                     value=record.value,
                     key=record.key,
-                    headers=record.headers,
+                    headers=kafka_headers(record.headers),
                     on_delivery=callback,
                 )
             except BufferError:
@@ -107,9 +108,7 @@ class ConfirmingProducer:
                 raise BrokerError(f"cannot produce to {record.topic}: {exc.args[0]}") from exc
             return
 
-    def _outcome(
-        self, record: OutgoingRecord, result: Delivered | KafkaError | None
-    ) -> Delivered:
+    def _outcome(self, record: OutgoingRecord, result: Delivered | KafkaError | None) -> Delivered:
         if isinstance(result, Delivered):
             return result
         if result is None or result.code() in UNREACHABLE_CODES:

@@ -10,6 +10,7 @@ whose output carries the same deterministic ``event_id``: consumers drop the dup
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -47,6 +48,7 @@ from choreo.kafka.client_log import librdkafka_logger, on_client_error
 from choreo.kafka.config import consumer_config, producer_config
 from choreo.kafka.declarations import read_declarations
 from choreo.kafka.emitter import default_instance
+from choreo.kafka.records import KafkaHeaders, is_partition_eof, kafka_headers, position
 from choreo.metrics import ServiceMetrics
 from choreo.runtime.durations import format_duration
 from choreo.runtime.engine import Effects, ServiceEngine, ShardKey, StartRun
@@ -168,8 +170,13 @@ class ServiceRunner:
         timeout = self.options.startup_timeout_seconds
         admin = TopicAdmin(self.settings, timeout=timeout)
         partitions = self.settings.topic_partitions
-        admin.ensure(sorted(set(self.service.assets) | self.engine.group_topics_assets()
-                            | self.engine.global_topics_assets()))
+        admin.ensure(
+            sorted(
+                set(self.service.assets)
+                | self.engine.group_topics_assets()
+                | self.engine.global_topics_assets()
+            )
+        )
         for topic in self.request_topics:
             admin.ensure_topic(topic, partitions)
         admin.ensure_topic(self.changelog, partitions, {"cleanup.policy": "compact"})
@@ -184,16 +191,20 @@ class ServiceRunner:
         self._restorer = ChangelogReader(self.settings, self.changelog, timeout=timeout)
         if self.global_input_topics:
             self._global = Consumer(
-                {**consumer_config(self.settings, f"{self.group_id}.global"),
-                 "error_cb": on_client_error},
+                {
+                    **consumer_config(self.settings, f"{self.group_id}.global"),
+                    "error_cb": on_client_error,
+                },
                 logger=librdkafka_logger(),
             )
             metadata = self._global.list_topics(timeout=timeout)
-            self._global.assign([
-                TopicPartition(topic, pid, OFFSET_BEGINNING)
-                for topic in self.global_input_topics
-                for pid in metadata.topics[topic].partitions
-            ])
+            self._global.assign(
+                [
+                    TopicPartition(topic, pid, OFFSET_BEGINNING)
+                    for topic in self.global_input_topics
+                    for pid in metadata.topics[topic].partitions
+                ]
+            )
         self._consumer = Consumer(
             {
                 **consumer_config(
@@ -218,13 +229,20 @@ class ServiceRunner:
         )
         if self.options.metrics_port is not None:
             self._status = StatusServer(
-                self.metrics.registry, self._health, self.options.metrics_host,
+                self.metrics.registry,
+                self._health,
+                self.options.metrics_host,
                 self.options.metrics_port,
             ).start()
             log.info("service.status_endpoint", port=self._status.port)
         self._started = True
-        log.info("service.started", service=self.service.name, instance=self.options.instance,
-                 assets=sorted(self.service.assets), group=self.group_id)
+        log.info(
+            "service.started",
+            service=self.service.name,
+            instance=self.options.instance,
+            assets=sorted(self.service.assets),
+            group=self.group_id,
+        )
 
     def _check_copartitioned(self, admin: TopicAdmin) -> None:
         counts = {t.name: t.partitions for t in admin.list(prefix_only=False)}
@@ -266,16 +284,25 @@ class ServiceRunner:
                 partitioned=definition.partitioned,
                 freshness_ms=(
                     int(definition.freshness.total_seconds() * 1000)
-                    if definition.freshness else None
+                    if definition.freshness
+                    else None
                 ),
                 owner=definition.owner,
                 description=definition.description,
                 code_version=definition.code_version,
-                producer=ProducerInfo(service=self.service.name, instance=self.options.instance,
-                                      code_version=definition.code_version),
+                producer=ProducerInfo(
+                    service=self.service.name,
+                    instance=self.options.instance,
+                    code_version=definition.code_version,
+                ),
             )
-            producer.produce(topic, key=key.encode(), value=self.codec.encode(declaration),
-                             headers=headers_for(declaration), on_delivery=delivered)
+            producer.produce(
+                topic,
+                key=key.encode(),
+                value=self.codec.encode(declaration),
+                headers=kafka_headers(headers_for(declaration)),
+                on_delivery=delivered,
+            )
         remaining = producer.flush(self.options.startup_timeout_seconds)
         if remaining or errors:
             from choreo.errors import BrokerUnavailableError  # noqa: PLC0415
@@ -289,10 +316,8 @@ class ServiceRunner:
         consumer = self._consumer
         if consumer is not None and self._started:
             deadline = time.monotonic() + self.options.shutdown_grace_seconds
-            try:
+            with contextlib.suppress(KafkaException):
                 consumer.pause(consumer.assignment())
-            except KafkaException:
-                pass
             while self.engine.in_flight and time.monotonic() < deadline:
                 consumer.poll(BUSY_POLL_SECONDS)
                 self._service_producer()
@@ -340,37 +365,49 @@ class ServiceRunner:
     def _handle(self, message: Message, *, from_group: bool) -> None:
         error = message.error()
         if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:  # noqa: SLF001
+            if not is_partition_eof(message):
                 log.warning("consumer.error", error=error.str())
             return
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        topic, partition, offset = position(message)
         self.metrics.consumed.labels(topic).inc()
         where = (topic, partition)
         if from_group:
             self._tracker.read(where, offset)
-        tickets = (lambda: [self._tracker.take(where, offset)]) if from_group else list
-        now = _now()
+
+        def tickets() -> list[Ticket]:
+            return [self._tracker.take(where, offset)] if from_group else []
+
         try:
-            if topic in self.request_topics:
-                request = self.codec.decode_request(message.value() or b"")
-                if request.asset != self.request_topics[topic]:
-                    raise InvalidInputError(
-                        f"request for {request.asset} on {topic}, the topic of "
-                        f"{self.request_topics[topic]}"
-                    )
-                effects = self.engine.on_request(request, partition, now)
-            else:
-                event = self.codec.decode_event(message.value() or b"")
-                expected = asset_from_topic(self.settings.topic_prefix, topic)
-                if event.asset != expected:
-                    raise InvalidInputError(
-                        f"event for asset {event.asset} on {topic}, the topic of {expected}"
-                    )
-                effects = self.engine.on_event(event, partition if from_group else None, now)
+            effects = self._effects_of(message, from_group=from_group)
         except (CodecError, InvalidInputError) as exc:
             self._dead_letter(message, exc, tickets())
             return
         self._apply(effects, tickets)
+
+    def _effects_of(self, message: Message, *, from_group: bool) -> Effects:
+        """Decode and check one record, and hand it to the engine.
+
+        Raises:
+            CodecError: the value is not a choreo record of the topic's kind.
+            InvalidInputError: the record does not belong on its topic.
+        """
+        topic, partition, _offset = position(message)
+        now = _now()
+        if topic in self.request_topics:
+            request = self.codec.decode_request(message.value() or b"")
+            if request.asset != self.request_topics[topic]:
+                raise InvalidInputError(
+                    f"request for {request.asset} on {topic}, the topic of "
+                    f"{self.request_topics[topic]}"
+                )
+            return self.engine.on_request(request, partition, now)
+        event = self.codec.decode_event(message.value() or b"")
+        expected = asset_from_topic(self.settings.topic_prefix, topic)
+        if event.asset != expected:
+            raise InvalidInputError(
+                f"event for asset {event.asset} on {topic}, the topic of {expected}"
+            )
+        return self.engine.on_event(event, partition if from_group else None, now)
 
     def _apply(self, effects: Effects, tickets: Callable[[], list[Ticket]] | list[Any]) -> None:
         take = tickets if callable(tickets) else (lambda: [])
@@ -380,8 +417,12 @@ class ServiceRunner:
             self._run_tickets[run.key] = take()
             self._start(run)
         for asset, blocked in effects.blocked:
-            log.info("run.blocked", asset=asset, partition=blocked.output_partition,
-                     reason=blocked.reason)
+            log.info(
+                "run.blocked",
+                asset=asset,
+                partition=blocked.output_partition,
+                reason=blocked.reason,
+            )
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -389,14 +430,21 @@ class ServiceRunner:
         self._runs[run.key] = run
         self.metrics.in_flight.inc()
         if self._observer is not None:
-            self._observer("run.started", {"asset": run.definition.key,
-                                           "partition": run.planned.output_partition})
-        log.info("run.started", asset=run.definition.key, partition=run.planned.output_partition,
-                 run_id=run.ctx.run_id, correlation_id=str(run.ctx.correlation_id),
-                 inputs=[f"{v.asset}@{v.partition}={v.version}"
-                         for v in run.planned.input_versions()])
-        self._executor.submit(run.definition, run.ctx, run.args,
-                              lambda outcome: self._announce(run, outcome))
+            self._observer(
+                "run.started",
+                {"asset": run.definition.key, "partition": run.planned.output_partition},
+            )
+        log.info(
+            "run.started",
+            asset=run.definition.key,
+            partition=run.planned.output_partition,
+            run_id=run.ctx.run_id,
+            correlation_id=str(run.ctx.correlation_id),
+            inputs=[f"{v.asset}@{v.partition}={v.version}" for v in run.planned.input_versions()],
+        )
+        self._executor.submit(
+            run.definition, run.ctx, run.args, lambda outcome: self._announce(run, outcome)
+        )
 
     def _announce(self, run: StartRun, outcome: RunOutcome) -> None:
         """On the worker: announce the output at once; the poll thread handles the ack."""
@@ -411,8 +459,10 @@ class ServiceRunner:
             try:
                 producer.produce(
                     asset_topic(self.settings.topic_prefix, event.asset),
-                    key=event.message_key.encode(), value=record_value,
-                    headers=headers_for(event), on_delivery=delivered,
+                    key=event.message_key.encode(),
+                    value=record_value,
+                    headers=kafka_headers(headers_for(event)),
+                    on_delivery=delivered,
                 )
                 break
             except BufferError:
@@ -432,8 +482,12 @@ class ServiceRunner:
     def _finish(self, done: _Finished) -> None:
         run, outcome, event = done.run, done.outcome, done.event
         if done.error is not None:
-            log.error("event.not_acknowledged", asset=event.asset, event_id=str(event.event_id),
-                      error=done.error.str())
+            log.error(
+                "event.not_acknowledged",
+                asset=event.asset,
+                event_id=str(event.event_id),
+                error=done.error.str(),
+            )
             self._announce(run, outcome)  # librdkafka gave up; keep trying, inputs stay unsettled
             return
         self.metrics.in_flight.dec()
@@ -444,10 +498,17 @@ class ServiceRunner:
         self.metrics.published.labels(asset, event.kind.value).inc()
         if succeeded:
             self.metrics.last_success.labels(asset).set(time.time())
-        log.info("run.finished", asset=asset, partition=event.partition, run_id=run.ctx.run_id,
-                 event_id=str(event.event_id), kind=event.kind.value,
-                 correlation_id=str(event.correlation_id), attempts=outcome.attempts,
-                 seconds=round(outcome.seconds, 4))
+        log.info(
+            "run.finished",
+            asset=asset,
+            partition=event.partition,
+            run_id=run.ctx.run_id,
+            event_id=str(event.event_id),
+            kind=event.kind.value,
+            correlation_id=str(event.correlation_id),
+            attempts=outcome.attempts,
+            seconds=round(outcome.seconds, 4),
+        )
         if self._observer is not None:
             self._observer("run.finished", {"event": event})
         tickets = self._run_tickets.pop(run.key, [])
@@ -471,8 +532,12 @@ class ServiceRunner:
             if shard not in self.engine.shards:
                 continue  # revoked: the new owner restores what was last written
 
-            def written(err: KafkaError | None, _msg: Message, held: list[Ticket] = tickets,
-                        key: ShardKey = shard) -> None:
+            def written(
+                err: KafkaError | None,
+                _msg: Message,
+                held: list[Ticket] = tickets,
+                key: ShardKey = shard,
+            ) -> None:
                 if err is not None:
                     log.error("changelog.not_acknowledged", shard=key, error=err.str())
                     self._shard_tickets.setdefault(key, []).extend(held)
@@ -480,19 +545,31 @@ class ServiceRunner:
                 for ticket in held:
                     self._tracker.settle(ticket)
 
-            producer.produce(self.changelog, key=shard[0].encode(), partition=shard[1],
-                             value=encode_snapshot(self.engine.snapshot(shard)),
-                             on_delivery=written)
+            producer.produce(
+                self.changelog,
+                key=shard[0].encode(),
+                partition=shard[1],
+                value=encode_snapshot(self.engine.snapshot(shard)),
+                on_delivery=written,
+            )
 
     def _dead_letter(self, message: Message, exc: ChoreoError, tickets: list[Ticket]) -> None:
         reason = type(exc).__name__
-        self.metrics.dead_letters.labels(message.topic(), reason).inc()
-        log.warning("record.dead_lettered", topic=message.topic(), partition=message.partition(),
-                    offset=message.offset(), error_type=reason, error=str(exc), dlq=self.dlq)
-        headers = [
-            ("choreo_dlq_topic", message.topic().encode()),
-            ("choreo_dlq_partition", str(message.partition()).encode()),
-            ("choreo_dlq_offset", str(message.offset()).encode()),
+        self.metrics.dead_letters.labels(position(message)[0], reason).inc()
+        log.warning(
+            "record.dead_lettered",
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            error_type=reason,
+            error=str(exc),
+            dlq=self.dlq,
+        )
+        topic, partition, offset = position(message)
+        headers: KafkaHeaders = [
+            ("choreo_dlq_topic", topic.encode()),
+            ("choreo_dlq_partition", str(partition).encode()),
+            ("choreo_dlq_offset", str(offset).encode()),
             ("choreo_dlq_error_type", reason.encode()),
             ("choreo_dlq_error_message", str(exc).encode()),
             ("choreo_dlq_service", self.service.name.encode()),
@@ -507,7 +584,10 @@ class ServiceRunner:
                 self._tracker.settle(ticket)
 
         self._require(self._producer).produce(
-            self.dlq, key=message.key(), value=message.value(), headers=headers,
+            self.dlq,
+            key=message.key(),
+            value=message.value(),
+            headers=headers,
             on_delivery=written,
         )
 
@@ -521,11 +601,12 @@ class ServiceRunner:
         if not positions:
             return
         self._last_commit = time.monotonic()
+        offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
         try:
-            consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
-                asynchronous=asynchronous,
-            )
+            if asynchronous:
+                consumer.commit(offsets=offsets, asynchronous=True)
+            else:
+                consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             log.warning("commit.failed", error=str(exc))
             return
@@ -540,8 +621,9 @@ class ServiceRunner:
         shards = self.engine.shard_keys_for(new)
         restored = self._require(self._restorer).restore(new, {s[0] for s in shards})
         effects = self.engine.assign({s: restored.get(s) for s in shards}, _now())
-        log.info("partitions.assigned", indices=sorted(new), shards=len(shards),
-                 restored=len(restored))
+        log.info(
+            "partitions.assigned", indices=sorted(new), shards=len(shards), restored=len(restored)
+        )
         self._apply(effects, [])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -592,7 +674,8 @@ class ServiceRunner:
             "seconds_since_poll": round(age, 3),
             "freshness": {
                 key: format_duration(d.freshness)
-                for key, d in self.service.assets.items() if d.freshness
+                for key, d in self.service.assets.items()
+                if d.freshness
             },
         }
 

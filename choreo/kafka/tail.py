@@ -22,6 +22,7 @@ from choreo.events import AssetEvent
 from choreo.events.topics import asset_topic, asset_topic_pattern
 from choreo.kafka.client_log import librdkafka_logger, on_client_error
 from choreo.kafka.config import consumer_config
+from choreo.kafka.records import position
 from choreo.settings import Settings
 
 #: How often a pattern tail looks for asset topics created after it started.
@@ -129,8 +130,7 @@ class AssetTail:
             if message.error() is not None:
                 continue  # transient client errors are retried by librdkafka
             last_seen = now
-            yield self._decode(message.topic(), message.partition(), message.offset(),
-                               message.value())
+            yield self._decode(*position(message), message.value())
 
     def _decode(self, topic: str, partition: int, offset: int, value: bytes | None) -> TailedRecord:
         try:

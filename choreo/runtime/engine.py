@@ -46,6 +46,11 @@ SNAPSHOT_FORMAT = 1
 UNPARTITIONED_INDEX = 0
 """Shard (and request/changelog partition) of an unpartitioned asset."""
 
+DETAILS_SLACK = 4
+"""Input details are pruned once there are this many times more than the observations need."""
+DETAILS_MIN = 10_000
+"""...and never below this many, so pruning stays rare."""
+
 
 @dataclass(frozen=True)
 class StartRun:
@@ -99,16 +104,26 @@ class ServiceEngine:
         }
         self.global_inputs: dict[str, set[str]] = {}
         self.group_inputs: dict[str, set[str]] = {}
+        self._both: set[tuple[str, str]] = set()
         for key, definition in service.assets.items():
             for item in definition.inputs:
-                reads_globally = not definition.partitioned or item.partitioned is False
-                target = self.global_inputs if reads_globally else self.group_inputs
-                target.setdefault(item.key, set()).add(key)
+                if not definition.partitioned or item.partitioned is False:
+                    self.global_inputs.setdefault(item.key, set()).add(key)
+                elif item.partitioned:
+                    self.group_inputs.setdefault(item.key, set()).add(key)
+                else:
+                    # Partitioning not declared: read both ways and let each event's partition
+                    # key say which path it belongs to, so an unpartitioned event reaches every
+                    # shard even though it lands on a single topic partition.
+                    self.group_inputs.setdefault(item.key, set()).add(key)
+                    self.global_inputs.setdefault(item.key, set()).add(key)
+                    self._both.add((key, item.key))
         self.shards: dict[ShardKey, AssetState] = {}
         self.in_flight: set[tuple[str, OutputPartition]] = set()
         self._wakes: dict[ShardKey, datetime] = {}
         self._global_seen: dict[tuple[str, str | None], Observation] = {}
         self._details: dict[uuid.UUID, _Detail] = {}
+        self._prune_at = DETAILS_MIN
 
     # -- which records go where --------------------------------------------------------------
 
@@ -142,8 +157,8 @@ class ServiceEngine:
             state = self._load(snapshot) if snapshot else AssetState()
             asset = shard[0]
             spec = self.specs[asset]
-            for where, observation in self._global_seen.items():
-                if asset in self.global_inputs.get(where[0], set()):
+            for observation in self._global_seen.values():
+                if self._reads_globally(asset, observation):
                     state = absorb(spec, state, observation, now)
             self.shards[shard] = state
             effects.dirty.add(shard)
@@ -171,17 +186,16 @@ class ServiceEngine:
             known = self._global_seen.get(where)
             if known is None or observation.supersedes(known):
                 self._global_seen[where] = observation
-            targets = [
-                shard
-                for shard in self.shards
-                if shard[0] in self.global_inputs.get(event.asset, set())
-            ]
+            targets = [s for s in self.shards if self._reads_globally(s[0], observation)]
         else:
             targets = [
                 (asset, index)
                 for asset in self.group_inputs.get(event.asset, set())
                 if (asset, index) in self.shards
+                and not ((asset, event.asset) in self._both and event.partition is None)
             ]
+        if len(self._details) > self._prune_at:
+            self._prune_details()
         for shard in targets:
             state = self.shards[shard]
             updated = absorb(self.specs[shard[0]], state, observation, now)
@@ -264,8 +278,11 @@ class ServiceEngine:
                     kind=EventKind.UPDATED,
                     version=output.version
                     or derive_version(
-                        definition.key, planned.output_partition, inputs,
-                        definition.code_version, output.location,
+                        definition.key,
+                        planned.output_partition,
+                        inputs,
+                        definition.code_version,
+                        output.location,
                     ),
                     location=output.location,
                     metadata=dict(output.metadata),
@@ -273,8 +290,10 @@ class ServiceEngine:
                 )
             except ValidationError as exc:
                 outcome = Failed(
-                    "InvalidOutput", f"the output could not be announced: {exc.errors()[0]['msg']}",
-                    outcome.attempts, outcome.seconds,
+                    "InvalidOutput",
+                    f"the output could not be announced: {exc.errors()[0]['msg']}",
+                    outcome.attempts,
+                    outcome.seconds,
                 )
         assert isinstance(outcome, Failed)  # noqa: S101 - the only other outcome
         return AssetEvent(
@@ -283,8 +302,9 @@ class ServiceEngine:
             version=derive_version(
                 definition.key, planned.output_partition, inputs, definition.code_version, None
             ),
-            error=ErrorInfo(type=outcome.error_type, message=outcome.message,
-                            attempt=outcome.attempts),
+            error=ErrorInfo(
+                type=outcome.error_type, message=outcome.message, attempt=outcome.attempts
+            ),
             **common,
         )
 
@@ -327,17 +347,37 @@ class ServiceEngine:
             correlation = d.get("correlation_id")
             self._details.setdefault(
                 uuid.UUID(event_id),
-                _Detail(d.get("location"), d.get("metadata") or {},
-                        uuid.UUID(correlation) if correlation else None),
+                _Detail(
+                    d.get("location"),
+                    d.get("metadata") or {},
+                    uuid.UUID(correlation) if correlation else None,
+                ),
             )
         return AssetState.from_dict(snapshot["state"])
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _reads_globally(self, asset: str, observation: Observation) -> bool:
+        """Whether ``asset`` takes ``observation`` from the global reader."""
+        if asset not in self.global_inputs.get(observation.asset, set()):
+            return False
+        return (asset, observation.asset) not in self._both or observation.partition is None
+
+    def _prune_details(self) -> None:
+        """Forget details of events no shard knows any more (superseded versions)."""
+        live = {o.event_id for state in self.shards.values() for o in state.known.values()}
+        live |= {o.event_id for o in self._global_seen.values()}
+        self._details = {k: v for k, v in self._details.items() if k in live}
+        self._prune_at = max(DETAILS_SLACK * len(self._details), DETAILS_MIN)
+
     def _event_id(self, run: StartRun, kind: EventKind) -> uuid.UUID:
         return output_event_id(
-            run.definition.key, run.planned.output_partition, run.planned.input_event_ids,
-            run.definition.code_version, run.planned.request_id, kind=kind,
+            run.definition.key,
+            run.planned.output_partition,
+            run.planned.input_event_ids,
+            run.definition.code_version,
+            run.planned.request_id,
+            kind=kind,
         )
 
     def _decide(

@@ -52,7 +52,8 @@ RunOutcome = Succeeded | Failed
 
 def backoff_for(first: timedelta, attempt: int) -> float:
     """Seconds to wait before attempt ``attempt + 1``: doubling from ``first``, capped."""
-    return min(first.total_seconds() * (2 ** (attempt - 1)), MAX_BACKOFF.total_seconds())
+    doubled: float = first.total_seconds() * 2.0 ** (attempt - 1)
+    return min(doubled, MAX_BACKOFF.total_seconds())
 
 
 class RunExecutor:

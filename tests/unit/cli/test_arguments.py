@@ -10,9 +10,20 @@ from choreo.errors import InvalidInputError
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1200", 1200), ("-3", -3), ("2.5", 2.5), ("1e3", 1000.0), ("true", True), ("False", False),
-     ("null", None), ("pos", "pos"), ('"007"', "007"), ("'1.5'", "1.5"), ("nan", "nan"),
-     ("", "")],
+    [
+        ("1200", 1200),
+        ("-3", -3),
+        ("2.5", 2.5),
+        ("1e3", 1000.0),
+        ("true", True),
+        ("False", False),
+        ("null", None),
+        ("pos", "pos"),
+        ('"007"', "007"),
+        ("'1.5'", "1.5"),
+        ("nan", "nan"),
+        ("", ""),
+    ],
 )
 def test_meta_values_are_typed(text: str, value: object) -> None:
     """Integers, floats, booleans and null are typed; quoted or other text stays a string."""
@@ -24,7 +35,10 @@ def test_meta_values_are_typed(text: str, value: object) -> None:
 def test_meta_pairs() -> None:
     """Repeated KEY=VALUE pairs become one mapping; '=' in the value is kept."""
     assert parse_meta(["rows=1200", "source=pos", "q=a=b"]) == {
-        "rows": 1200, "source": "pos", "q": "a=b"}
+        "rows": 1200,
+        "source": "pos",
+        "q": "a=b",
+    }
 
 
 @pytest.mark.parametrize("item", ["rows", "=5", ""])
@@ -38,7 +52,10 @@ def test_input_with_and_without_partition() -> None:
     """ASSET@PARTITION=VERSION and ASSET=VERSION both parse."""
     with_partition = parse_input("shop.orders@2026-11-20=v3")
     assert (with_partition.asset, with_partition.partition, with_partition.version) == (
-        "shop.orders", "2026-11-20", "v3")
+        "shop.orders",
+        "2026-11-20",
+        "v3",
+    )
     assert parse_input("shop.customers=abc").partition is None
 
 

@@ -37,7 +37,9 @@ def test_failed_needs_error_and_updated_refuses_one() -> None:
     with pytest.raises(ValidationError, match="needs an error"):
         AssetEvent(asset="a", version="v", producer=PRODUCER, kind=EventKind.FAILED)
     with pytest.raises(ValidationError, match="only FAILED"):
-        AssetEvent(asset="a", version="v", producer=PRODUCER, error=ErrorInfo(type="E", message="m"))
+        AssetEvent(
+            asset="a", version="v", producer=PRODUCER, error=ErrorInfo(type="E", message="m")
+        )
 
 
 def test_timestamps_are_utc_millis() -> None:
@@ -50,7 +52,7 @@ def test_timestamps_are_utc_millis() -> None:
 def test_naive_timestamps_are_refused() -> None:
     """A naive datetime is ambiguous and refused."""
     with pytest.raises(ValidationError, match="timezone-aware"):
-        AssetEvent(asset="a", version="v", producer=PRODUCER, occurred_at=datetime(2026, 1, 1))  # noqa: DTZ001
+        AssetEvent(asset="a", version="v", producer=PRODUCER, occurred_at=datetime(2026, 1, 1))
 
 
 def test_metadata_ints_must_fit_long() -> None:

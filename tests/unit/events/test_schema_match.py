@@ -27,8 +27,9 @@ def avro_shape(avro: Any) -> str:
             return "scalar" if set(branches) == {"boolean", "long", "double", "string"} else "?"
         return f"optional[{avro_shape(branches[0])}]"
     if isinstance(avro, str):
-        return {"string": "str", "long": "int", "int": "int", "boolean": "bool",
-                "double": "float"}[avro]
+        return {"string": "str", "long": "int", "int": "int", "boolean": "bool", "double": "float"}[
+            avro
+        ]
     logical = avro.get("logicalType")
     if logical == "uuid":
         return "uuid"
@@ -69,8 +70,14 @@ def python_shape(annotation: Any) -> str:
         return f"record:{annotation.__name__}({fields})"
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return f"enum:{annotation.__name__}:{','.join(m.value for m in annotation)}"
-    return {str: "str", int: "int", bool: "bool", float: "float", uuid.UUID: "uuid",
-            datetime: "datetime"}[annotation]
+    return {
+        str: "str",
+        int: "int",
+        bool: "bool",
+        float: "float",
+        uuid.UUID: "uuid",
+        datetime: "datetime",
+    }[annotation]
 
 
 @pytest.mark.parametrize("model", [AssetEvent, AssetDeclared, AssetRequest])

@@ -9,6 +9,7 @@ import pytest
 
 from choreo.errors import InvalidInputError
 from choreo.events.models import EventKind, InputVersion
+from choreo.runtime.durations import format_duration, parse_duration
 from choreo.runtime.partitions import InputSpec
 from choreo.runtime.state import AssetState, Observation
 from choreo.runtime.triggers import (
@@ -25,8 +26,6 @@ from choreo.runtime.triggers import (
     TriggerPolicy,
     absorb,
     decide,
-    format_duration,
-    parse_duration,
     parse_trigger,
     plan_requested,
 )

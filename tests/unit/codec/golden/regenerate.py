@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from choreo.codec.avro import AvroCodec, Record
+from choreo.codec.avro import AvroCodec
 from choreo.events.models import (
     AssetDeclared,
     AssetEvent,
@@ -84,7 +84,7 @@ DECLARATION = AssetDeclared(
     metadata={"tier": "gold", "pii": False},
 )
 
-GOLDEN: dict[str, Record] = {
+GOLDEN: dict[str, AssetEvent | AssetDeclared] = {
     "asset_event_updated.bin": UPDATED_EVENT,
     "asset_event_failed.bin": FAILED_EVENT,
     "asset_declared.bin": DECLARATION,
