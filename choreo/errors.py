@@ -42,3 +42,7 @@ class RegistryError(UnreachableError):
 
 class EmbeddedBrokerError(ChoreoError):
     """The embedded broker is not installed or could not be started."""
+
+
+class UnknownAssetError(ChoreoError):
+    """No service has declared the asset (exit code 1: a problem, not a usage error)."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from choreo.cli import broker, emit, run, tail, topics
+from choreo.cli import broker, emit, materialize, run, tail, topics
 from choreo.logs import configure_logging
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ broker.register(app)
 emit.register(app)
 tail.register(app)
 run.register(app)
+materialize.register(app)
 app.add_typer(topics.app, name="topics")
 
 

@@ -36,6 +36,8 @@ class OutgoingRecord:
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]]
+    partition: int | None = None
+    """A fixed partition; ``None`` lets the partitioner choose from the key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +95,14 @@ class ConfirmingProducer:
     ) -> None:
         while True:
             try:
+                extra = {} if record.partition is None else {"partition": record.partition}
                 self._producer.produce(
                     record.topic,
                     value=record.value,
                     key=record.key,
                     headers=kafka_headers(record.headers),
                     on_delivery=callback,
+                    **extra,
                 )
             except BufferError:
                 # Local queue full: let deliveries drain, then retry this record.
