@@ -95,14 +95,14 @@ class ConfirmingProducer:
     ) -> None:
         while True:
             try:
-                extra = {} if record.partition is None else {"partition": record.partition}
                 self._producer.produce(
                     record.topic,
                     value=record.value,
                     key=record.key,
                     headers=kafka_headers(record.headers),
                     on_delivery=callback,
-                    **extra,
+                    # -1 is librdkafka's RD_KAFKA_PARTITION_UA: let the partitioner choose.
+                    partition=-1 if record.partition is None else record.partition,
                 )
             except BufferError:
                 # Local queue full: let deliveries drain, then retry this record.
