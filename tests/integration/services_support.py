@@ -1,0 +1,79 @@
+"""Running services in-process against the test broker, and reading what they announced."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from choreo import AssetEvent, Service
+from choreo.kafka.runner import RunnerOptions, ServiceRunner
+from choreo.kafka.tail import AssetTail
+from choreo.settings import Settings
+
+#: Short group timings: with the embedded broker a join waits about one session timeout.
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_INTERVAL_MS = 500
+
+
+@contextmanager
+def running(
+    service: Service, settings: Settings, *, instance: str = "test-1"
+) -> Iterator[ServiceRunner]:
+    """Run ``service`` in a thread for the duration of the block; re-raise its failure."""
+    runner = ServiceRunner(
+        service,
+        settings,
+        RunnerOptions(
+            instance=instance,
+            shutdown_grace_seconds=5,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        ),
+    )
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            runner.run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name=f"service-{service.name}", daemon=True)
+    thread.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        thread.join(30)
+    if failure:
+        raise failure[0]
+
+
+def collect(
+    settings: Settings,
+    asset: str,
+    *,
+    until: Callable[[list[AssetEvent]], bool],
+    timeout: float = 40.0,
+) -> list[AssetEvent]:
+    """Events of ``asset`` from the beginning until ``until(events)`` holds or time runs out."""
+    tail = AssetTail(settings, assets=[asset], from_beginning=True)
+    events: list[AssetEvent] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not until(events):
+            for record in tail.records(idle_timeout=0.5):
+                if record.event is not None:
+                    events.append(record.event)
+                if until(events) or time.monotonic() >= deadline:
+                    break
+    finally:
+        tail.close()
+    return events
+
+
+def at_least(n: int) -> Callable[[list[AssetEvent]], bool]:
+    """A ``collect`` condition: ``n`` events or more."""
+    return lambda events: len(events) >= n
