@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from choreo.cli import broker, emit, materialize, run, tail, topics
+from choreo.cli import broker, dev, emit, materialize, run, tail, topics
 from choreo.logs import configure_logging
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ emit.register(app)
 tail.register(app)
 run.register(app)
 materialize.register(app)
+dev.register(app)
 app.add_typer(topics.app, name="topics")
 
 

@@ -156,6 +156,8 @@ def read_totals(summary: InputData) -> DayTotals:
 @svc.asset(
     "shop.predicted_orders",
     inputs=[AssetIn("shop.daily_order_summary", partitioned=True)],
+    # A backfill lands many days at once: wait for the burst to settle, then forecast once.
+    trigger="debounce(2s, max_wait=30s)",
     code_version="1",
 )
 def predicted_orders(ctx: RunContext, summaries: tuple[InputData, ...]) -> Output:

@@ -67,6 +67,8 @@ BASKET_MEDIAN, BASKET_SIGMA = 33.0, 0.7
 CENT = Decimal("0.01")
 #: A longer ``--days`` range is almost certainly a typo.
 MAX_DAYS = 366
+#: Days landed when none are given: a week, enough for the forecast to have a trend.
+DEFAULT_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +248,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m services.shop.ingest",
         description="Land the shop's raw orders and customers and announce them.",
     )
-    when = parser.add_mutually_exclusive_group(required=True)
-    when.add_argument("--day", type=one_day, dest="days", metavar="DAY", help="YYYY-MM-DD")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
+        "--day",
+        type=one_day,
+        dest="days",
+        metavar="DAY",
+        help="YYYY-MM-DD (default: the last 7 days)",
+    )
     when.add_argument(
         "--days", type=day_range, metavar="FIRST..LAST", help="a range of days, both included"
     )
@@ -263,7 +271,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_false",
         help="write customers.csv but do not announce it (no summary rebuilds for it)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.days is None:
+        today = date.today()  # a local calendar day is what a person means here
+        args.days = expand_days(f"{today - timedelta(days=DEFAULT_DAYS - 1)}..{today}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
