@@ -147,6 +147,11 @@ class ServiceRunner:
         self._restorer: ChangelogReader | None = None
         self._status: StatusServer | None = None
 
+    @property
+    def status_port(self) -> int | None:
+        """The port serving /metrics and /healthz, once started with a metrics port."""
+        return self._status.port if self._status is not None else None
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def stop(self) -> None:

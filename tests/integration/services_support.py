@@ -19,7 +19,11 @@ HEARTBEAT_INTERVAL_MS = 500
 
 @contextmanager
 def running(
-    service: Service, settings: Settings, *, instance: str = "test-1"
+    service: Service,
+    settings: Settings,
+    *,
+    instance: str = "test-1",
+    metrics_port: int | None = None,
 ) -> Iterator[ServiceRunner]:
     """Run ``service`` in a thread for the duration of the block; re-raise its failure."""
     runner = ServiceRunner(
@@ -27,6 +31,8 @@ def running(
         settings,
         RunnerOptions(
             instance=instance,
+            metrics_port=metrics_port,
+            metrics_host="127.0.0.1",
             shutdown_grace_seconds=5,
             session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
