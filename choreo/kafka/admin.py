@@ -25,15 +25,14 @@ from confluent_kafka import KafkaError, KafkaException
 
 # confluent_kafka.admin imports these public classes without re-exporting them, hence the ignore.
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
     ClusterMetadata,
     ConfigResource,
     NewTopic,
 )
 
-from choreo.errors import BrokerError, BrokerUnavailableError, ConfigError
+from choreo.errors import BrokerError, BrokerUnavailableError
 from choreo.events.topics import asset_topic, declarations_topic, validate_topic_name
-from choreo.kafka.client_log import librdkafka_logger, on_client_error
+from choreo.kafka.clients import new_admin
 from choreo.kafka.config import admin_config
 from choreo.settings import Settings
 
@@ -111,7 +110,7 @@ class TopicAdmin:
     def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
         self.settings = settings
         self.timeout = timeout
-        self._client = _admin_client(admin_config(settings))
+        self._client = new_admin(admin_config(settings))
 
     def ensure(self, assets: Iterable[str]) -> builtins.list[TopicStatus]:
         """Create the topics of ``assets`` and the declarations topic, unless they exist.
@@ -272,14 +271,3 @@ class TopicAdmin:
     def _drain_logs(self) -> None:
         """Hand librdkafka's queued log lines to structlog (they wait for a poll)."""
         self._client.poll(0)
-
-
-def _admin_client(config: dict[str, str]) -> AdminClient:
-    try:
-        return AdminClient(
-            dict[str, str | int | float | bool](config),
-            logger=librdkafka_logger(),
-            error_cb=on_client_error,
-        )
-    except KafkaException as exc:
-        raise ConfigError(f"invalid Kafka client settings: {exc.args[0].str()}") from exc

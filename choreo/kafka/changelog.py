@@ -12,10 +12,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer
 
 from choreo.errors import CodecError
-from choreo.kafka.client_log import librdkafka_logger, on_client_error
+from choreo.kafka.clients import new_consumer
 from choreo.kafka.config import consumer_config
 from choreo.kafka.records import position, read_to_end
 from choreo.settings import Settings
@@ -51,12 +50,8 @@ class ChangelogReader:
     def __init__(self, settings: Settings, topic: str, *, timeout: float = 30.0) -> None:
         self.topic = topic
         self.timeout = timeout
-        self._consumer = Consumer(
-            {
-                **consumer_config(settings, f"{topic}.restore", **{"enable.partition.eof": "true"}),
-                "error_cb": on_client_error,
-            },
-            logger=librdkafka_logger(),
+        self._consumer = new_consumer(
+            consumer_config(settings, f"{topic}.restore", **{"enable.partition.eof": "true"})
         )
 
     def restore(self, indices: Iterable[int], assets: set[str]) -> dict[ShardKey, dict[str, Any]]:

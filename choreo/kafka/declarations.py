@@ -7,13 +7,13 @@ A service reads it at start to refuse an asset another service already owns; the
 from __future__ import annotations
 
 import structlog
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import KafkaException
 
 from choreo.codec import AvroCodec
 from choreo.errors import BrokerUnavailableError, CodecError
 from choreo.events import AssetDeclared
 from choreo.events.topics import declarations_topic
-from choreo.kafka.client_log import librdkafka_logger, on_client_error
+from choreo.kafka.clients import new_consumer
 from choreo.kafka.config import consumer_config
 from choreo.kafka.records import read_to_end
 from choreo.settings import Settings
@@ -24,12 +24,8 @@ log = structlog.get_logger(__name__)
 def read_declarations(settings: Settings, *, timeout: float = 10.0) -> dict[str, AssetDeclared]:
     """The latest declaration of every asset (records that cannot be decoded are logged)."""
     topic = declarations_topic(settings.topic_prefix)
-    consumer = Consumer(
-        {
-            **consumer_config(settings, f"{topic}.reader", **{"enable.partition.eof": "true"}),
-            "error_cb": on_client_error,
-        },
-        logger=librdkafka_logger(),
+    consumer = new_consumer(
+        consumer_config(settings, f"{topic}.reader", **{"enable.partition.eof": "true"})
     )
     codec = AvroCodec()
     found: dict[str, AssetDeclared] = {}

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from choreo.errors import BrokerError, BrokerUnavailableError
-from choreo.kafka.client_log import librdkafka_logger, on_client_error
+from choreo.kafka.clients import new_producer
 from choreo.kafka.config import producer_config
 from choreo.kafka.records import kafka_headers, position
 from choreo.settings import Settings
@@ -59,9 +59,7 @@ class ConfirmingProducer:
             settings,
             **{"message.timeout.ms": str(max(1, int(timeout * 1000))), **extra},
         )
-        self._producer = Producer(
-            {**config, "error_cb": on_client_error}, logger=librdkafka_logger()
-        )
+        self._producer = new_producer(config)
 
     def send_all(self, records: Sequence[OutgoingRecord]) -> list[Delivered]:
         """Produce ``records`` and block until each is acknowledged.

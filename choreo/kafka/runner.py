@@ -44,7 +44,7 @@ from choreo.events.topics import (
 from choreo.http_status import StatusServer
 from choreo.kafka.admin import TopicAdmin
 from choreo.kafka.changelog import ChangelogReader, encode_snapshot
-from choreo.kafka.client_log import librdkafka_logger, on_client_error
+from choreo.kafka.clients import new_consumer, new_producer
 from choreo.kafka.config import consumer_config, producer_config
 from choreo.kafka.declarations import read_declarations
 from choreo.kafka.emitter import default_instance
@@ -66,6 +66,8 @@ BUSY_POLL_SECONDS = 0.005
 IDLE_POLL_SECONDS = 0.1
 #: Records drained per poll once one has arrived.
 BATCH = 500
+#: Pause fetching once this many times ``max_concurrency`` runs are waiting or running.
+BACKLOG_FACTOR = 4
 #: Minimum interval between asynchronous offset commits.
 COMMIT_INTERVAL_SECONDS = 0.2
 #: How often consumer lag is measured for the metrics.
@@ -140,12 +142,18 @@ class ServiceRunner:
         self._last_commit = 0.0
         self._next_lag = 0.0
         self._started = False
+        self._paused = False
         self._executor = RunExecutor(service.max_concurrency)
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self._global: Consumer | None = None
         self._restorer: ChangelogReader | None = None
         self._status: StatusServer | None = None
+
+    @property
+    def assigned_indices(self) -> frozenset[int]:
+        """Partition indices this replica holds now."""
+        return frozenset(self._indices)
 
     @property
     def status_port(self) -> int | None:
@@ -188,20 +196,11 @@ class ServiceRunner:
         admin.ensure_topic(self.dlq, partitions)
         self._check_copartitioned(admin)
         self._check_ownership()
-        self._producer = Producer(
-            {**producer_config(self.settings, **{"linger.ms": "1"}), "error_cb": on_client_error},
-            logger=librdkafka_logger(),
-        )
+        self._producer = new_producer(producer_config(self.settings, **{"linger.ms": "1"}))
         self._declare()
         self._restorer = ChangelogReader(self.settings, self.changelog, timeout=timeout)
         if self.global_input_topics:
-            self._global = Consumer(
-                {
-                    **consumer_config(self.settings, f"{self.group_id}.global"),
-                    "error_cb": on_client_error,
-                },
-                logger=librdkafka_logger(),
-            )
+            self._global = new_consumer(consumer_config(self.settings, f"{self.group_id}.global"))
             metadata = self._global.list_topics(timeout=timeout)
             self._global.assign(
                 [
@@ -210,21 +209,17 @@ class ServiceRunner:
                     for pid in metadata.topics[topic].partitions
                 ]
             )
-        self._consumer = Consumer(
-            {
-                **consumer_config(
-                    self.settings,
-                    self.group_id,
-                    **{
-                        "auto.offset.reset": "earliest",
-                        "partition.assignment.strategy": "range",
-                        "session.timeout.ms": str(self.options.session_timeout_ms),
-                        "heartbeat.interval.ms": str(self.options.heartbeat_interval_ms),
-                    },
-                ),
-                "error_cb": on_client_error,
-            },
-            logger=librdkafka_logger(),
+        self._consumer = new_consumer(
+            consumer_config(
+                self.settings,
+                self.group_id,
+                **{
+                    "auto.offset.reset": "earliest",
+                    "partition.assignment.strategy": "range",
+                    "session.timeout.ms": str(self.options.session_timeout_ms),
+                    "heartbeat.interval.ms": str(self.options.heartbeat_interval_ms),
+                },
+            )
         )
         self._consumer.subscribe(
             sorted(set(self.request_topics) | set(self.group_input_topics)),
@@ -365,7 +360,28 @@ class ServiceRunner:
             self._service_producer()
             self._flush_changelog()
             self._commit(asynchronous=True)
+            self._apply_backpressure()
             self._measure_lag()
+
+    def _apply_backpressure(self) -> None:
+        """Pause fetching while runs pile up, resume once the workers have caught up.
+
+        Runs of one output partition are already serialised by the engine; this bounds how much
+        is read ahead of the workers, so a slow asset does not fill memory with a backlog.
+        """
+        consumers = [c for c in (self._consumer, self._global) if c is not None]
+        busy = len(self.engine.in_flight)
+        if busy >= self.service.max_concurrency * BACKLOG_FACTOR:
+            if not self._paused:
+                log.info("consumer.paused", runs_in_flight=busy)
+            for consumer in consumers:  # again each time: a rebalance may add partitions
+                consumer.pause(consumer.assignment())
+            self._paused = True
+        elif self._paused and busy <= self.service.max_concurrency:
+            for consumer in consumers:
+                consumer.resume(consumer.assignment())
+            self._paused = False
+            log.info("consumer.resumed", runs_in_flight=busy)
 
     def _handle(self, message: Message, *, from_group: bool) -> None:
         error = message.error()

@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaException, TopicPartition
 
 from choreo.codec import AvroCodec
 from choreo.errors import BrokerUnavailableError, CodecError
 from choreo.events import AssetEvent
 from choreo.events.topics import asset_topic, asset_topic_pattern
-from choreo.kafka.client_log import librdkafka_logger, on_client_error
+from choreo.kafka.clients import new_consumer
 from choreo.kafka.config import consumer_config
 from choreo.kafka.records import position
 from choreo.settings import Settings
@@ -67,16 +67,12 @@ class AssetTail:
         self._bootstrap = settings.bootstrap_servers
         self._codec = AvroCodec()
         self._assigned: set[tuple[str, int]] = set()
-        self._consumer = Consumer(
-            {
-                **consumer_config(
-                    settings,
-                    f"choreo-tail-{uuid.uuid4().hex[:12]}",
-                    **{"enable.partition.eof": "false"},
-                ),
-                "error_cb": on_client_error,
-            },
-            logger=librdkafka_logger(),
+        self._consumer = new_consumer(
+            consumer_config(
+                settings,
+                f"choreo-tail-{uuid.uuid4().hex[:12]}",
+                **{"enable.partition.eof": "false"},
+            )
         )
         self._next_refresh = 0.0
         self._refresh_assignment()
