@@ -131,6 +131,16 @@ class AssetDefinition:
 class Service:
     """A standalone service owning one or more assets.
 
+    Args:
+        name: the service's name: its consumer group, changelog and dead-letter topics.
+        owner: default owner of its assets, shown in lineage.
+        description: what the service is for.
+        max_concurrency: runs executing at once (on worker threads).
+        exactly_once: commit outputs, state and input offsets in Kafka transactions, so
+            ``read_committed`` consumers never see a duplicate even after a crash. Needs a broker
+            that isolates aborted transactions (Apache Kafka does); without it, deterministic
+            event ids already make delivery effectively once.
+
     Example:
         >>> svc = Service("shop-analytics")
         >>> @svc.asset("shop.daily_order_summary", inputs=["shop.orders"], partitioned=True)
@@ -145,6 +155,7 @@ class Service:
         owner: str | None = None,
         description: str | None = None,
         max_concurrency: int = 4,
+        exactly_once: bool = False,
     ) -> None:
         self.name = validate_service_name(name)
         self.owner = owner
@@ -152,6 +163,7 @@ class Service:
         if max_concurrency < 1:
             raise InvalidInputError(f"max_concurrency must be at least 1, not {max_concurrency}")
         self.max_concurrency = max_concurrency
+        self.exactly_once = exactly_once
         self.assets: dict[str, AssetDefinition] = {}
         self.log = structlog.get_logger("choreo.service").bind(service=name)
 

@@ -49,6 +49,7 @@ from choreo.kafka.config import consumer_config, producer_config
 from choreo.kafka.declarations import read_declarations
 from choreo.kafka.emitter import default_instance
 from choreo.kafka.records import KafkaHeaders, is_partition_eof, kafka_headers, position
+from choreo.kafka.transactions import CommitOutcome, Transactions
 from choreo.metrics import ServiceMetrics
 from choreo.runtime.durations import format_duration
 from choreo.runtime.engine import Effects, ServiceEngine, ShardKey, StartRun
@@ -144,11 +145,23 @@ class ServiceRunner:
         self._started = False
         self._paused = False
         self._executor = RunExecutor(service.max_concurrency)
-        self._producer: Producer | None = None
+        self._plain_producer: Producer | None = None
+        self._txn: Transactions | None = None
+        self._outcomes: queue.SimpleQueue[tuple[StartRun, RunOutcome, int]] = queue.SimpleQueue()
+        self._generation = 0
         self._consumer: Consumer | None = None
         self._global: Consumer | None = None
         self._restorer: ChangelogReader | None = None
         self._status: StatusServer | None = None
+
+    @property
+    def exactly_once(self) -> bool:
+        """Whether outputs, state and offsets are committed in Kafka transactions."""
+        return self.service.exactly_once
+
+    @property
+    def _producer(self) -> Producer | None:
+        return self._txn.producer if self._txn is not None else self._plain_producer
 
     @property
     def assigned_indices(self) -> frozenset[int]:
@@ -196,7 +209,14 @@ class ServiceRunner:
         admin.ensure_topic(self.dlq, partitions)
         self._check_copartitioned(admin)
         self._check_ownership()
-        self._producer = new_producer(producer_config(self.settings, **{"linger.ms": "1"}))
+        config = producer_config(self.settings, **{"linger.ms": "1"})
+        if self.exactly_once:
+            config["transactional.id"] = f"{self.group_id}.{self.options.instance}"
+            self._txn = Transactions(
+                lambda: new_producer(config), timeout=self.options.startup_timeout_seconds
+            )
+        else:
+            self._plain_producer = new_producer(config)
         self._declare()
         self._restorer = ChangelogReader(self.settings, self.changelog, timeout=timeout)
         if self.global_input_topics:
@@ -215,6 +235,7 @@ class ServiceRunner:
                 self.group_id,
                 **{
                     "auto.offset.reset": "earliest",
+                    "isolation.level": "read_committed",
                     "partition.assignment.strategy": "range",
                     "session.timeout.ms": str(self.options.session_timeout_ms),
                     "heartbeat.interval.ms": str(self.options.heartbeat_interval_ms),
@@ -449,7 +470,7 @@ class ServiceRunner:
 
     def _start(self, run: StartRun) -> None:
         self._runs[run.key] = run
-        self.metrics.in_flight.inc()
+        self.metrics.in_flight.set(len(self.engine.in_flight))
         if self._observer is not None:
             self._observer(
                 "run.started",
@@ -468,7 +489,13 @@ class ServiceRunner:
         )
 
     def _announce(self, run: StartRun, outcome: RunOutcome) -> None:
-        """On the worker: announce the output at once; the poll thread handles the ack."""
+        """On the worker: announce the output at once; the poll thread handles the ack.
+
+        In exactly-once mode the poll thread announces it instead, inside its transaction.
+        """
+        if self._txn is not None:
+            self._outcomes.put((run, outcome, self._generation))
+            return
         event = self.engine.output_event(run, outcome, _now())
         producer = self._require(self._producer)
 
@@ -493,12 +520,44 @@ class ServiceRunner:
     def _service_producer(self) -> None:
         producer = self._require(self._producer)
         producer.poll(0)
+        if self._txn is not None:
+            self._announce_in_transaction(self._txn)
         while True:
             try:
                 done = self._finished.get_nowait()
             except queue.Empty:
                 return
             self._finish(done)
+
+    def _announce_in_transaction(self, txn: Transactions) -> None:
+        """Produce finished runs' outputs into the open transaction (exactly-once mode)."""
+        while True:
+            try:
+                run, outcome, generation = self._outcomes.get_nowait()
+            except queue.Empty:
+                return
+            if generation != self._generation:
+                continue  # planned before a rewind: it is planned again from committed state
+            event = self.engine.output_event(run, outcome, _now())
+            txn.ensure_open()
+            self._produce(
+                txn.producer,
+                asset_topic(self.settings.topic_prefix, event.asset),
+                key=event.message_key.encode(),
+                value=self.codec.encode(event),
+                headers=kafka_headers(headers_for(event)),
+            )
+            self._finish(_Finished(run, outcome, event, None))
+
+    @staticmethod
+    def _produce(producer: Producer, topic: str, **kwargs: Any) -> None:
+        while True:
+            try:
+                producer.produce(topic, **kwargs)
+            except BufferError:
+                producer.poll(0.01)
+            else:
+                return
 
     def _finish(self, done: _Finished) -> None:
         run, outcome, event = done.run, done.outcome, done.event
@@ -511,7 +570,6 @@ class ServiceRunner:
             )
             self._announce(run, outcome)  # librdkafka gave up; keep trying, inputs stay unsettled
             return
-        self.metrics.in_flight.dec()
         asset = run.definition.key
         succeeded = isinstance(outcome, Succeeded)
         self.metrics.runs.labels(asset, "succeeded" if succeeded else "failed").inc()
@@ -535,6 +593,7 @@ class ServiceRunner:
         tickets = self._run_tickets.pop(run.key, [])
         self._runs.pop(run.key, None)
         effects = self.engine.acknowledged(run, _now())
+        self.metrics.in_flight.set(len(self.engine.in_flight))
         for shard in effects.dirty:
             self._shard_tickets.setdefault(shard, []).extend(tickets)
             tickets = []
@@ -547,32 +606,51 @@ class ServiceRunner:
     def _flush_changelog(self) -> None:
         if not self._shard_tickets:
             return
-        producer = self._require(self._producer)
         for shard, tickets in list(self._shard_tickets.items()):
             del self._shard_tickets[shard]
             if shard not in self.engine.shards:
                 continue  # revoked: the new owner restores what was last written
 
-            def written(
-                err: KafkaError | None,
-                _msg: Message,
-                held: list[Ticket] = tickets,
-                key: ShardKey = shard,
-            ) -> None:
-                if err is not None:
-                    log.error("changelog.not_acknowledged", shard=key, error=err.str())
-                    self._shard_tickets.setdefault(key, []).extend(held)
-                    return
-                for ticket in held:
-                    self._tracker.settle(ticket)
+            def retry(held: list[Ticket], key: ShardKey = shard) -> None:
+                self._shard_tickets.setdefault(key, []).extend(held)
 
-            producer.produce(
+            self._write(
                 self.changelog,
+                tickets,
+                retry,
                 key=shard[0].encode(),
                 partition=shard[1],
                 value=encode_snapshot(self.engine.snapshot(shard)),
-                on_delivery=written,
             )
+
+    def _write(
+        self,
+        topic: str,
+        tickets: list[Ticket],
+        on_failure: Callable[[list[Ticket]], None],
+        **record: Any,
+    ) -> None:
+        """Produce a record whose acknowledgement settles ``tickets``.
+
+        In exactly-once mode it joins the open transaction, and the tickets settle at once: the
+        offsets they free are committed in that same transaction, or not at all.
+        """
+        if self._txn is not None:
+            self._txn.ensure_open()
+            self._produce(self._txn.producer, topic, **record)
+            for ticket in tickets:
+                self._tracker.settle(ticket)
+            return
+
+        def written(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                log.error("record.not_acknowledged", topic=topic, error=err.str())
+                on_failure(tickets)
+                return
+            for ticket in tickets:
+                self._tracker.settle(ticket)
+
+        self._produce(self._require(self._producer), topic, on_delivery=written, **record)
 
     def _dead_letter(self, message: Message, exc: ChoreoError, tickets: list[Ticket]) -> None:
         reason = type(exc).__name__
@@ -597,24 +675,21 @@ class ServiceRunner:
             ("choreo_dlq_at", _now().isoformat().encode()),
         ]
 
-        def written(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                log.error("dlq.not_acknowledged", error=err.str())
-                return  # left unsettled: the record is read again after a restart
-            for ticket in tickets:
-                self._tracker.settle(ticket)
-
-        self._require(self._producer).produce(
+        self._write(
             self.dlq,
+            tickets,
+            lambda _held: None,  # left unsettled: the record is read again after a restart
             key=message.key(),
             value=message.value(),
             headers=headers,
-            on_delivery=written,
         )
 
-    def _commit(self, *, asynchronous: bool) -> None:
+    def _commit(self, *, asynchronous: bool, rewind: bool = True) -> None:
         consumer = self._consumer
         if consumer is None:
+            return
+        if self._txn is not None:
+            self._commit_transaction(consumer, self._txn, rewind=rewind)
             return
         if asynchronous and time.monotonic() - self._last_commit < COMMIT_INTERVAL_SECONDS:
             return
@@ -633,17 +708,57 @@ class ServiceRunner:
             return
         self._tracker.committed(positions)
 
+    def _commit_transaction(self, consumer: Consumer, txn: Transactions, *, rewind: bool) -> None:
+        """Commit the open transaction with the settled offsets; rewind if it was aborted."""
+        positions = self._tracker.committable()
+        offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        outcome = txn.commit(offsets, consumer.consumer_group_metadata())
+        if outcome is CommitOutcome.COMMITTED:
+            self._tracker.committed(positions)
+        elif rewind:
+            self._rewind(consumer)
+
+    def _rewind(self, consumer: Consumer) -> None:
+        """Forget everything not committed and resume from the committed offsets and state.
+
+        After an aborted transaction none of its outputs, state or offsets happened; runs in
+        flight belong to the old generation and are dropped when they finish.
+        """
+        self._generation += 1
+        log.warning("service.rewinding", generation=self._generation)
+        indices = set(self._indices)
+        self.engine.revoke(indices)
+        self.engine.in_flight.clear()
+        self._runs.clear()
+        self._run_tickets.clear()
+        self._shard_tickets.clear()
+        assignment = consumer.assignment()
+        self._tracker.forget([(tp.topic, tp.partition) for tp in assignment])
+        timeout = self.options.startup_timeout_seconds
+        for tp in consumer.committed(assignment, timeout=timeout):
+            offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+            consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+        self.metrics.in_flight.set(0)
+        self._take_over(indices)
+
     # -- rebalancing ---------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         indices = {tp.partition for tp in partitions if tp.topic in self.request_topics}
         new = indices - self._indices
         self._indices |= indices
-        shards = self.engine.shard_keys_for(new)
-        restored = self._require(self._restorer).restore(new, {s[0] for s in shards})
+        self._take_over(new)
+
+    def _take_over(self, indices: set[int]) -> None:
+        """Restore the shards of ``indices`` from the changelog and decide what to run."""
+        shards = self.engine.shard_keys_for(indices)
+        restored = self._require(self._restorer).restore(indices, {s[0] for s in shards})
         effects = self.engine.assign({s: restored.get(s) for s in shards}, _now())
         log.info(
-            "partitions.assigned", indices=sorted(new), shards=len(shards), restored=len(restored)
+            "partitions.assigned",
+            indices=sorted(indices),
+            shards=len(shards),
+            restored=len(restored),
         )
         self._apply(effects, [])
 
@@ -658,7 +773,7 @@ class ServiceRunner:
             self._service_producer()
         self._flush_changelog()
         self._require(self._producer).flush(10)
-        self._commit(asynchronous=False)
+        self._commit(asynchronous=False, rewind=False)
         self.engine.revoke(indices)
         self._indices -= indices
         self._tracker.forget([(tp.topic, tp.partition) for tp in partitions])
