@@ -48,6 +48,7 @@ from choreo.kafka.clients import new_consumer, new_producer
 from choreo.kafka.config import consumer_config, producer_config
 from choreo.kafka.declarations import read_declarations
 from choreo.kafka.emitter import default_instance
+from choreo.kafka.producer import ConfirmingProducer, OutgoingRecord
 from choreo.kafka.records import KafkaHeaders, is_partition_eof, kafka_headers, position
 from choreo.kafka.transactions import CommitOutcome, Transactions
 from choreo.metrics import ServiceMetrics
@@ -288,14 +289,9 @@ class ServiceRunner:
                 )
 
     def _declare(self) -> None:
-        producer = self._require(self._producer)
+        """Announce every owned asset on the declarations topic (acknowledged before running)."""
         topic = declarations_topic(self.settings.topic_prefix)
-        errors: list[str] = []
-
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                errors.append(err.str())
-
+        records = []
         for key, definition in self.service.assets.items():
             declaration = AssetDeclared(
                 asset=key,
@@ -317,21 +313,19 @@ class ServiceRunner:
                     code_version=definition.code_version,
                 ),
             )
-            producer.produce(
-                topic,
-                key=key.encode(),
-                value=self.codec.encode(declaration),
-                headers=kafka_headers(headers_for(declaration)),
-                on_delivery=delivered,
+            records.append(
+                OutgoingRecord(
+                    topic=topic,
+                    key=key.encode(),
+                    value=self.codec.encode(declaration),
+                    headers=headers_for(declaration),
+                )
             )
-        remaining = producer.flush(self.options.startup_timeout_seconds)
-        if remaining or errors:
-            from choreo.errors import BrokerUnavailableError  # noqa: PLC0415
-
-            raise BrokerUnavailableError(
-                f"declarations of {self.service.name} were not acknowledged: "
-                f"{'; '.join(errors) or 'timed out'}"
-            )
+        producer = ConfirmingProducer(self.settings, timeout=self.options.startup_timeout_seconds)
+        try:
+            producer.send_all(records)
+        finally:
+            producer.close()
 
     def _shutdown(self) -> None:
         consumer = self._consumer
