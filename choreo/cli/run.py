@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Annotated
 
@@ -12,6 +13,9 @@ from choreo.kafka.runner import RunnerOptions, ServiceRunner
 from choreo.loader import TARGET_FORM, load_service
 from choreo.logs import configure_logging
 from choreo.settings import load_settings
+
+#: Crash tests set this to make `choreo run` SIGKILL itself before its Nth transaction commit.
+CRASH_FAILPOINT_ENV = "CHOREO_FAILPOINT_CRASH_BEFORE_COMMIT"
 
 
 def run(
@@ -44,6 +48,9 @@ def run(
     def start() -> None:
         service = load_service(target)
         options = RunnerOptions(metrics_port=metrics_port, shutdown_grace_seconds=shutdown_grace)
+        failpoint = os.environ.get(CRASH_FAILPOINT_ENV)
+        if failpoint:
+            options.crash_before_commit = int(failpoint)
         if instance:
             options.instance = instance
         runner = ServiceRunner(service, load_settings(), options)

@@ -11,7 +11,9 @@ whose output carries the same deterministic ``event_id``: consumers drop the dup
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -91,6 +93,9 @@ class RunnerOptions:
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 1_000
     startup_timeout_seconds: float = 30.0
+    crash_before_commit: int | None = None
+    """Failpoint for crash tests: SIGKILL this process just before its Nth transaction commit,
+    after the transaction's records were produced (exactly-once mode only)."""
 
 
 @dataclass
@@ -706,6 +711,11 @@ class ServiceRunner:
         """Commit the open transaction with the settled offsets; rewind if it was aborted."""
         positions = self._tracker.committable()
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        if txn.is_open and self.options.crash_before_commit is not None:
+            self.options.crash_before_commit -= 1
+            if self.options.crash_before_commit <= 0:
+                txn.producer.flush(self.options.startup_timeout_seconds)  # produced, not committed
+                os.kill(os.getpid(), signal.SIGKILL)
         outcome = txn.commit(offsets, consumer.consumer_group_metadata())
         if outcome is CommitOutcome.COMMITTED:
             self._tracker.committed(positions)
