@@ -1,19 +1,18 @@
 """The version-level provenance of one event: the exact input versions it was built from, and
 theirs, down to a depth.
 
-Read one level at a time: each level costs a fixed number of statements (the inputs of every
-event on the level, then the events they name), never one per node. An input recorded without an
-``event_id`` (announced by a system that did not say) is matched to the newest stored event of
-that asset, partition and version, when there is one.
+Read one level at a time: each level is one statement (the inputs of every event on the level,
+joined to the events they name), never one per node. An input recorded without an ``event_id``
+(announced by a system that did not say) is matched to the newest stored event of that asset,
+partition and version, when there is one (one more statement for the level).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, select, tuple_
+from sqlalchemy import Connection, select
 
 from choreo.collector import rows, tables
 from choreo.collector.status import from_millis
@@ -23,130 +22,174 @@ from choreo.collector.views import ProvenanceNode
 #: rest is cut (and marked ``truncated``) so an answer stays a reasonable size.
 MAX_NODES = 5_000
 
-_Triple = tuple[str, str, str]
+
+class _Event(NamedTuple):
+    event_id: str
+    asset: str
+    partition: str
+    version: str
+    kind: str
+    occurred_at_ms: int
 
 
-@dataclass
-class _Found:
-    """Everything read so far: events by id, their inputs, and inputs matched by version."""
-
-    events: dict[str, Row[Any]] = field(default_factory=dict)
-    inputs: dict[str, list[Row[Any]]] = field(default_factory=dict)
-    matched: dict[_Triple, str] = field(default_factory=dict)
-
-    def input_event_id(self, item: Row[Any]) -> str | None:
-        if item.input_event_id is not None:
-            return str(item.input_event_id)
-        return self.matched.get((item.asset, item.partition, item.version))
+class _Input(NamedTuple):
+    asset: str
+    partition: str
+    version: str
+    event_id: str | None  # as recorded, or matched by version
 
 
-def _match_versions(conn: Connection, triples: Sequence[_Triple]) -> dict[_Triple, str]:
-    """The newest event of each ``(asset, stored partition, version)``."""
+_EVENT_COLUMNS = (
+    tables.events.c.event_id,
+    tables.events.c.asset,
+    tables.events.c.partition,
+    tables.events.c.version,
+    tables.events.c.kind,
+    tables.events.c.occurred_at_ms,
+)
+
+
+def _inputs_of(
+    conn: Connection, event_ids: Sequence[str]
+) -> tuple[dict[str, list[tuple[int, _Input]]], dict[str, _Event]]:
+    """The inputs of each event, and the stored events those inputs name, in one statement."""
+    inputs, events = tables.event_inputs, tables.events
+    found: dict[str, list[tuple[int, _Input]]] = {event_id: [] for event_id in event_ids}
+    named: dict[str, _Event] = {}
+    for chunk in rows.chunks(event_ids):
+        statement = (
+            select(
+                inputs.c.event_id,
+                inputs.c.position,
+                inputs.c.asset,
+                inputs.c.partition,
+                inputs.c.version,
+                inputs.c.input_event_id,
+                *_EVENT_COLUMNS,
+            )
+            .select_from(inputs)
+            .outerjoin(events, events.c.event_id == inputs.c.input_event_id)
+            .where(inputs.c.event_id.in_(chunk))
+        )
+        for owner, position, asset, partition, version, input_id, *event in conn.execute(statement):
+            found[owner].append((position, _Input(asset, partition, version, input_id)))
+            if event[0] is not None:
+                named[event[0]] = _Event(*event)
+    return found, named
+
+
+def _match_versions(
+    conn: Connection, items: Iterable[_Input]
+) -> dict[tuple[str, str, str], _Event]:
+    """The newest stored event of each input's ``(asset, partition, version)``."""
     events = tables.events
-    newest: dict[_Triple, tuple[int, str]] = {}
-    for chunk in rows.chunks(sorted(set(triples))):
-        statement = select(
-            events.c.asset,
-            events.c.partition,
-            events.c.version,
-            events.c.occurred_at_ms,
-            events.c.event_id,
-        ).where(tuple_(events.c.asset, events.c.partition, events.c.version).in_(list(chunk)))
+    columns = (events.c.asset, events.c.partition, events.c.version)
+    wanted = sorted({(item.asset, item.partition, item.version) for item in items})
+    newest: dict[tuple[str, str, str], _Event] = {}
+    for chunk in rows.chunks(wanted, rows.KEY_CHUNK):
+        statement = select(*_EVENT_COLUMNS).where(rows.matching(columns, chunk))
         for row in conn.execute(statement):
-            key = (row.asset, row.partition, row.version)
-            if key not in newest or (row.occurred_at_ms, row.event_id) > newest[key]:
-                newest[key] = (row.occurred_at_ms, row.event_id)
-    return {key: event_id for key, (_, event_id) in newest.items()}
+            event = _Event(*row)
+            key = (event.asset, event.partition, event.version)
+            known = newest.get(key)
+            if known is None or (event.occurred_at_ms, event.event_id) > (
+                known.occurred_at_ms,
+                known.event_id,
+            ):
+                newest[key] = event
+    return newest
 
 
-def _read(conn: Connection, root: Row[Any], depth: int) -> _Found:
-    found = _Found(events={root.event_id: root})
-    level = [root.event_id]
-    for distance in range(depth + 1):
-        wanted = [event_id for event_id in level if event_id not in found.inputs]
-        for event_id, items in rows.input_rows(conn, wanted).items():
-            found.inputs[event_id] = items
-        for event_id in wanted:
-            found.inputs.setdefault(event_id, [])
-        if distance == depth or len(found.events) > MAX_NODES:
-            break
-        items = [item for event_id in level for item in found.inputs[event_id]]
-        unmatched = [
-            (item.asset, item.partition, item.version)
-            for item in items
-            if item.input_event_id is None
-        ]
-        if unmatched:
-            found.matched.update(_match_versions(conn, unmatched))
-        named = {found.input_event_id(item) for item in items}
-        level = sorted(name for name in named if name is not None and name not in found.events)
-        found.events.update(rows.event_rows(conn, level))
-        level = [event_id for event_id in level if event_id in found.events]
-        if not level:
-            break
-    return found
+class _Found:
+    """Everything read: events by id, and each read event's inputs in order."""
+
+    def __init__(self, root: _Event) -> None:
+        self.events = {root.event_id: root}
+        self.inputs: dict[str, list[_Input]] = {}
+
+    def read(self, conn: Connection, depth: int) -> None:
+        """Read ``depth`` levels of inputs below the root, and the inputs of the last level
+        (only to tell whether it was cut)."""
+        level = list(self.events)
+        for distance in range(depth + 1):
+            found, named = _inputs_of(conn, level)
+            self.events.update(named)
+            matched: dict[tuple[str, str, str], _Event] = {}
+            unmatched = [i for items in found.values() for _, i in items if i.event_id is None]
+            if unmatched and distance < depth:
+                matched = _match_versions(conn, unmatched)
+                self.events.update((event.event_id, event) for event in matched.values())
+            for event_id, items in found.items():
+                self.inputs[event_id] = [_resolved(item, matched) for _, item in sorted(items)]
+            if distance == depth or len(self.events) > MAX_NODES:
+                return
+            following = {
+                item.event_id
+                for event_id in level
+                for item in self.inputs[event_id]
+                if item.event_id in self.events and item.event_id not in self.inputs
+            }
+            level = sorted(following)
+            if not level:
+                return
+
+
+def _resolved(item: _Input, matched: dict[tuple[str, str, str], _Event]) -> _Input:
+    if item.event_id is not None:
+        return item
+    event = matched.get((item.asset, item.partition, item.version))
+    return item if event is None else item._replace(event_id=event.event_id)
 
 
 class _Builder:
-    """Builds the tree once per (event, level): an event reached along several paths at the same
-    level has the same subtree, so it is built once and shared (answers stay a tree)."""
+    """Builds the tree, cutting it at the depth and at ``MAX_NODES`` nodes."""
 
     def __init__(self, found: _Found, depth: int) -> None:
         self.found = found
         self.depth = depth
         self.budget = MAX_NODES
-        self.built: dict[tuple[str, int], tuple[ProvenanceNode, int]] = {}
 
-    def event(self, row: Row[Any], level: int) -> tuple[ProvenanceNode, int]:
-        """The node of one stored event at ``level``, and how many nodes its tree holds."""
-        key = (row.event_id, level)
-        known = self.built.get(key)
-        if known is not None and known[1] <= self.budget:
-            self.budget -= known[1]
-            return known
-        items = self.found.inputs.get(row.event_id, [])
+    def event(self, event: _Event, level: int) -> ProvenanceNode:
         self.budget -= 1
-        expand = level < self.depth and self.budget > 0
-        children = [self.item(item, level + 1) for item in items] if expand else []
-        node = ProvenanceNode(
-            event_id=row.event_id,
-            asset=row.asset,
-            partition=rows.partition_of(row.partition),
-            version=row.version,
-            kind=row.kind,
-            occurred_at=from_millis(row.occurred_at_ms),
-            inputs=[child for child, _ in children],
-            truncated=bool(items) and not expand,
+        items = self.found.inputs.get(event.event_id)  # None: not read, the node limit was hit
+        expand = items is not None and level < self.depth and self.budget > 0
+        # Built from stored rows already validated on the way in: construct without validation.
+        return ProvenanceNode.model_construct(
+            event_id=event.event_id,
+            asset=event.asset,
+            partition=rows.partition_of(event.partition),
+            version=event.version,
+            kind=event.kind,
+            occurred_at=from_millis(event.occurred_at_ms),
+            inputs=[self.item(item, level + 1) for item in items or ()] if expand else [],
+            truncated=items is None or (bool(items) and not expand),
         )
-        built = (node, 1 + sum(size for _, size in children))
-        if known is None:
-            self.built[key] = built
-        return built
 
-    def item(self, item: Row[Any], level: int) -> tuple[ProvenanceNode, int]:
-        event_id = self.found.input_event_id(item)
-        row = None if event_id is None else self.found.events.get(event_id)
-        if row is not None and self.budget > 0:
-            return self.event(row, level)
+    def item(self, item: _Input, level: int) -> ProvenanceNode:
+        event = None if item.event_id is None else self.found.events.get(item.event_id)
+        if event is not None and self.budget > 0:
+            return self.event(event, level)
         self.budget -= 1
-        node = ProvenanceNode(
-            event_id=event_id,
+        return ProvenanceNode.model_construct(
+            event_id=item.event_id,
             asset=item.asset,
             partition=rows.partition_of(item.partition),
             version=item.version,
             kind=None,
             occurred_at=None,
-            truncated=row is not None,
+            inputs=[],
+            truncated=event is not None,
         )
-        return node, 1
 
 
 def provenance(conn: Connection, event_id: str, depth: int) -> ProvenanceNode | None:
     """The provenance tree of ``event_id`` to ``depth`` levels of inputs, or ``None`` if the
     event is unknown. Nodes below the depth are left out and their parent marked ``truncated``."""
-    root = rows.event_rows(conn, [event_id]).get(event_id)
-    if root is None:
+    events = tables.events
+    row = conn.execute(select(*_EVENT_COLUMNS).where(events.c.event_id == event_id)).first()
+    if row is None:
         return None
-    found = _read(conn, root, depth)
-    node, _ = _Builder(found, depth).event(root, 0)
-    return node
+    root = _Event(*row)
+    found = _Found(root)
+    found.read(conn, depth)
+    return _Builder(found, depth).event(root, 0)

@@ -7,6 +7,7 @@ lists in chunks) rather than a statement per row.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -19,8 +20,8 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    or_,
     select,
-    tuple_,
 )
 
 from choreo.collector import tables
@@ -32,6 +33,10 @@ from choreo.collector.views import EventView
 #: small enough that both still use the primary-key index for every value.
 CHUNK = 400
 
+#: ``(a, b) IN ((..), (..))`` would be neater, but SQLite answers it with a full scan; an OR of
+#: ANDs uses the index for each term. Terms per statement:
+KEY_CHUNK = 100
+
 T = TypeVar("T")
 
 
@@ -39,6 +44,11 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """``values`` in slices of at most ``size``."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def matching(columns: Sequence[Any], keys: Sequence[Sequence[Any]]) -> ColumnElement[bool]:
+    """``columns`` equal to one of ``keys``, as an OR of ANDs that each use an index."""
+    return or_(*(and_(*(c == v for c, v in zip(columns, key, strict=True))) for key in keys))
 
 
 def partition_of(stored: str) -> str | None:
@@ -94,7 +104,10 @@ def load_graph(conn: Connection) -> LineageGraph:
     return LineageGraph(records, declared, observed)
 
 
+@functools.cache
 def _partition_select() -> Any:
+    """The newest event of partitions, with the version of their newest update and the error
+    of a failure (built once: aliasing costs more than running it for one asset)."""
     latest, events = tables.latest, tables.events
     updated = events.alias("updated_event")
     failed = events.alias("failed_event")
@@ -225,10 +238,8 @@ def load_partition_heads(
     latest = tables.latest
     keys = sorted({(asset, stored_partition(partition)) for asset, partition in pairs})
     found: dict[tuple[str, str | None], PartitionRecord] = {}
-    for chunk in chunks(keys):
-        statement = _partition_select().where(
-            tuple_(latest.c.asset, latest.c.partition).in_(list(chunk))
-        )
+    for chunk in chunks(keys, KEY_CHUNK):
+        statement = _partition_select().where(matching((latest.c.asset, latest.c.partition), chunk))
         for row in conn.execute(statement):
             record = _partition_record(row)
             found[record.asset, record.partition] = record

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from choreo.collector import provenance
 from choreo.collector.queries import LineageQueries, UnknownEventError
 from choreo.collector.views import EdgeKind, Status
 from choreo.errors import InvalidInputError, UnknownAssetError
@@ -204,6 +205,18 @@ def test_provenance_depth_cuts_and_marks_the_tree(queries: LineageQueries, shop:
     root_only = queries.provenance(shop.forecast_ok, depth=0)
     assert root_only.inputs == []
     assert root_only.truncated
+
+
+def test_provenance_is_cut_at_the_node_limit(
+    queries: LineageQueries, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the node limit the tree stops growing, and where it stopped is marked truncated."""
+    monkeypatch.setattr(provenance, "MAX_NODES", 2)
+    tree = queries.provenance(shop.forecast_ok)
+    summary, prices = tree.inputs
+    assert summary.inputs == []
+    assert summary.truncated
+    assert prices.inputs == []
 
 
 def test_provenance_keeps_inputs_never_seen_as_events(queries: LineageQueries, shop: Shop) -> None:
