@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from choreo.collector import rows
 from choreo.collector.graph import LineageGraph
-from choreo.collector.status import AssetRollup, PartitionRecord, PartitionVerdict, judge, rollup
+from choreo.collector.status import AssetRollup, rollups_from_rows
 
 log = structlog.get_logger(__name__)
 
@@ -41,22 +41,6 @@ class StatusSnapshot:
     token: tuple[Any, ...]
     built_at: float
     checked_at: float = field(default=0.0)
-
-
-def judge_all(
-    graph: LineageGraph, partitions: list[PartitionRecord]
-) -> dict[str, list[PartitionVerdict]]:
-    """Judge every partition against the newest versions of its inputs, grouped by asset."""
-    heads = {(part.asset, part.partition): part for part in partitions}
-
-    def lookup(asset: str, partition: str | None) -> PartitionRecord | None:
-        return heads.get((asset, partition))
-
-    verdicts: dict[str, list[PartitionVerdict]] = {key: [] for key in graph.assets()}
-    for part in partitions:
-        if part.asset in verdicts:
-            verdicts[part.asset].append(judge(part, lookup))
-    return verdicts
 
 
 class LineageCache:
@@ -158,7 +142,9 @@ class LineageCache:
             ):
                 current.checked_at = now
                 return current
-            partitions = rows.load_partitions(conn, None)
-        verdicts = judge_all(graph, partitions)
-        rollups = {key: rollup(graph.record(key), verdicts[key]) for key in graph.assets()}
+            heads = rows.scan_heads(conn)
+            failed = rows.scan_failed(conn)
+            stale = rows.scan_stale(conn)
+        records = (graph.record(key) for key in graph.assets())
+        rollups = rollups_from_rows(records, heads, failed, stale)
         return StatusSnapshot(graph, rollups, token, now, now)

@@ -106,13 +106,12 @@ class PartitionVerdict:
 
 def judge(record: PartitionRecord, lookup: PartitionLookup) -> PartitionVerdict:
     """The status of one partition: failed, never built, stale or (for now) fresh."""
+    asset, partition = record.asset, record.partition
     if record.kind == FAILED:
-        detail = f": {record.error}" if record.error else ""
-        reason = f"{target(record.asset, record.partition)} failed{detail}"
+        reason = failed_reason(asset, partition, record.error)
         return PartitionVerdict(record, Status.FAILED, (reason,))
     if record.updated_event_id is None:
-        name = target(record.asset, record.partition)
-        reason = f"{name} has no UPDATED event yet (newest is {record.kind})"
+        reason = never_built_reason(asset, partition, record.kind)
         return PartitionVerdict(record, Status.NEVER_BUILT, (reason,))
     reasons = []
     for consumed in record.consumed:
@@ -125,9 +124,14 @@ def judge(record: PartitionRecord, lookup: PartitionLookup) -> PartitionVerdict:
         ):
             continue
         reasons.append(
-            f"input {target(consumed.asset, consumed.partition)} has a newer version "
-            f"{current.updated_version!r} than {consumed.version!r}, which "
-            f"{target(record.asset, record.partition)} was built from"
+            stale_reason(
+                asset,
+                partition,
+                input_asset=consumed.asset,
+                input_partition=consumed.partition,
+                consumed=consumed.version,
+                current=current.updated_version,
+            )
         )
     if reasons:
         return PartitionVerdict(record, Status.STALE, tuple(reasons))
@@ -148,45 +152,160 @@ class AssetRollup:
     latest_version: str | None
 
 
+class Tally:
+    """Sums up one asset's partitions into an ``AssetRollup``: every partition is ``add``-ed,
+    and those that are not fresh are also reported as a ``problem``."""
+
+    __slots__ = ("last_event", "last_updated", "latest", "problems", "total", "unpartitioned")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.unpartitioned = True
+        self.last_event: int | None = None
+        self.last_updated: int | None = None
+        self.latest: tuple[int, str, str | None] | None = None  # (at, partition, version)
+        self.problems: list[tuple[int, int, Status, tuple[str, ...]]] = []
+
+    def add(
+        self,
+        partition: str | None,
+        occurred_at_ms: int,
+        updated_at_ms: int | None,
+        updated_version: str | None,
+    ) -> None:
+        """Count one partition and its newest event and update."""
+        self.total += 1
+        self.unpartitioned = self.unpartitioned and partition is None
+        if self.last_event is None or occurred_at_ms > self.last_event:
+            self.last_event = occurred_at_ms
+        if updated_at_ms is not None:
+            newest = (updated_at_ms, partition or "", updated_version)
+            if self.latest is None or newest[:2] > self.latest[:2]:
+                self.latest = newest
+                self.last_updated = updated_at_ms
+
+    def problem(self, status: Status, occurred_at_ms: int, reasons: tuple[str, ...]) -> None:
+        """Note a partition that is not fresh, and why."""
+        self.problems.append((_RANK[status], -occurred_at_ms, status, reasons))
+
+    def rollup(self, record: AssetRecord) -> AssetRollup:
+        """The sum: counts per status (the rest are fresh), worst reasons first, newest times."""
+        counts: Counter[Status] = Counter()
+        reasons: list[str] = []
+        for _, _, status, why in sorted(self.problems, key=lambda p: (p[0], p[1], p[3])):
+            counts[status] += 1
+            if len(reasons) < MAX_REASONS:
+                reasons.extend(why[: MAX_REASONS - len(reasons)])
+        fresh = self.total - sum(counts.values())
+        if fresh:
+            counts[Status.FRESH] = fresh
+        problems = counts[Status.FAILED] + counts[Status.STALE]
+        if problems > MAX_REASONS:
+            reasons.append(f"... and more: {problems} partitions failed or stale in all")
+        return AssetRollup(
+            record=record,
+            counts={status: n for status, n in counts.items() if n},
+            reasons=tuple(reasons),
+            partitions_total=self.total,
+            unpartitioned=self.unpartitioned and self.total == 1,
+            last_event_at_ms=self.last_event,
+            last_updated_at_ms=self.last_updated,
+            latest_version=None if self.latest is None else self.latest[2],
+        )
+
+
 def rollup(record: AssetRecord, verdicts: Iterable[PartitionVerdict]) -> AssetRollup:
     """Sum up an asset's partition verdicts: counts, the first reasons, the newest times."""
-    counts: Counter[Status] = Counter()
-    reasons: list[str] = []
-    total = 0
-    unpartitioned = True
-    last_event: int | None = None
-    last_updated: int | None = None
-    latest_version: str | None = None
-    for verdict in sorted(verdicts, key=_worst_first):
+    tally = Tally()
+    for verdict in verdicts:
         part = verdict.record
-        total += 1
-        counts[verdict.status] += 1
-        unpartitioned = unpartitioned and part.partition is None
-        if len(reasons) < MAX_REASONS:
-            reasons.extend(verdict.reasons[: MAX_REASONS - len(reasons)])
-        if last_event is None or part.occurred_at_ms > last_event:
-            last_event = part.occurred_at_ms
-        if part.updated_at_ms is not None and (
-            last_updated is None or part.updated_at_ms > last_updated
-        ):
-            last_updated, latest_version = part.updated_at_ms, part.updated_version
-    problems = counts[Status.FAILED] + counts[Status.STALE]
-    if problems > MAX_REASONS:
-        reasons.append(f"... and more: {problems} partitions failed or stale in all")
-    return AssetRollup(
-        record=record,
-        counts=dict(counts),
-        reasons=tuple(reasons),
-        partitions_total=total,
-        unpartitioned=unpartitioned and total == 1,
-        last_event_at_ms=last_event,
-        last_updated_at_ms=last_updated,
-        latest_version=latest_version,
+        tally.add(part.partition, part.occurred_at_ms, part.updated_at_ms, part.updated_version)
+        if verdict.status is not Status.FRESH:
+            tally.problem(verdict.status, part.occurred_at_ms, verdict.reasons)
+    return tally.rollup(record)
+
+
+HeadRow = tuple[str, "str | None", str, int, "str | None", "int | None", "str | None"]
+"""A partition's newest event: asset, partition, kind, occurred_at_ms, and its newest update's
+event id, time and version."""
+FailedRow = tuple[str, "str | None", int, "str | None"]
+"""A partition whose newest event failed: asset, partition, occurred_at_ms, error."""
+StaleRow = tuple[str, int, str, "str | None", str, str]
+"""A consumed input that moved on: the consuming update's event id, the input's position,
+asset and partition, the version consumed, and the input's newest version."""
+
+
+def failed_reason(asset: str, partition: str | None, error: str | None) -> str:
+    """Why a failed partition is failed."""
+    detail = f": {error}" if error else ""
+    return f"{target(asset, partition)} failed{detail}"
+
+
+def never_built_reason(asset: str, partition: str | None, kind: str) -> str:
+    """Why a partition that has events is still never built."""
+    return f"{target(asset, partition)} has no UPDATED event yet (newest is {kind})"
+
+
+def stale_reason(
+    asset: str,
+    partition: str | None,
+    *,
+    input_asset: str,
+    input_partition: str | None,
+    consumed: str,
+    current: str,
+) -> str:
+    """Why a partition is stale: one input has moved on."""
+    return (
+        f"input {target(input_asset, input_partition)} has a newer version {current!r} than "
+        f"{consumed!r}, which {target(asset, partition)} was built from"
     )
 
 
-def _worst_first(verdict: PartitionVerdict) -> tuple[int, int]:
-    return (_RANK[verdict.status], -verdict.record.occurred_at_ms)
+def rollups_from_rows(
+    records: Iterable[AssetRecord],
+    heads: Iterable[HeadRow],
+    failed: Iterable[FailedRow],
+    stale: Iterable[StaleRow],
+) -> dict[str, AssetRollup]:
+    """Every asset's rollup from rows the database has already judged: each partition's head,
+    the failed ones, and the consumed inputs that moved on (what ``judge`` decides one partition
+    at a time, for a snapshot of every asset without an object per partition)."""
+    known = {record.asset: record for record in records}
+    tallies = {key: Tally() for key in known}
+    updates: dict[str, tuple[str, str | None, int]] = {}
+    for asset, partition, kind, at, updated_id, updated_at, updated_version in heads:
+        tally = tallies.get(asset)
+        if tally is None:
+            continue
+        tally.add(partition, at, updated_at, updated_version)
+        if updated_at is None and kind != FAILED:
+            reason = never_built_reason(asset, partition, kind)
+            tally.problem(Status.NEVER_BUILT, at, (reason,))
+        if updated_id is not None and kind != FAILED:
+            updates[updated_id] = (asset, partition, at)
+    for asset, partition, at, error in failed:
+        if asset in tallies:
+            tallies[asset].problem(Status.FAILED, at, (failed_reason(asset, partition, error),))
+    moved: dict[str, list[tuple[int, str]]] = {}
+    for event_id, position, in_asset, in_partition, consumed, current in stale:
+        owner = updates.get(event_id)
+        if owner is None:
+            continue
+        reason = stale_reason(
+            owner[0],
+            owner[1],
+            input_asset=in_asset,
+            input_partition=in_partition,
+            consumed=consumed,
+            current=current,
+        )
+        moved.setdefault(event_id, []).append((position, reason))
+    for event_id, reasons in moved.items():
+        asset, _, at = updates[event_id]
+        ordered = tuple(reason for _, reason in sorted(reasons))
+        tallies[asset].problem(Status.STALE, at, ordered)
+    return {key: tally.rollup(known[key]) for key, tally in tallies.items()}
 
 
 _RANK = {

@@ -57,6 +57,28 @@ def test_summaries_carry_reasons_and_declared_facts(queries: LineageQueries) -> 
     assert summary.latest_version == "s20"
 
 
+def test_snapshot_and_detail_judge_alike(queries: LineageQueries, shop: Shop) -> None:
+    """The snapshot (judged by the database) and one asset's detail (judged here) agree, on
+    partitioned inputs too: same status, reasons, counts and newest version for every asset."""
+    data = shop.data
+    day_19 = data.event("shop.orders_daily", "d1", partition="2026-11-19", at=T0)
+    day_20 = data.event("shop.orders_daily", "d1", partition=DAY, at=T0)
+    for input_id, partition in ((day_19, "2026-11-19"), (day_20, DAY)):
+        data.event("shop.daily_totals", "t1", partition=partition, inputs=[input_id], at=T0)
+    data.event("shop.orders_daily", "d2", partition=DAY, at=NOW - timedelta(minutes=1))
+    data.event("shop.orders_daily", "d1", partition="2026-11-19", at=NOW)  # same version again
+    queries.refresh()
+    for listed in queries.assets().items:
+        exact = queries.asset(listed.asset).summary
+        assert listed == exact, listed.asset
+    totals = queries.asset("shop.daily_totals").summary
+    assert totals.partitions_by_status == {Status.STALE: 1, Status.FRESH: 1}
+    assert totals.reasons == [
+        "input shop.orders_daily[2026-11-20] has a newer version 'd2' than 'd1', "
+        "which shop.daily_totals[2026-11-20] was built from"
+    ]
+
+
 def test_status_filter_search_and_pagination(queries: LineageQueries) -> None:
     """Filter by status, search key/service/owner, and page with limit and offset."""
     assert [s.asset for s in queries.assets(status=Status.FAILED).items] == [
