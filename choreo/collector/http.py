@@ -373,8 +373,11 @@ def create_app(
     return app
 
 
-def serve_collector(app: ASGIApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-    """Serve ``app`` with uvicorn until interrupted (SIGINT/SIGTERM)."""
+def collector_server(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT
+) -> uvicorn.Server:
+    """A uvicorn server for ``app`` (not started): ``run()`` serves until SIGTERM or Ctrl-C;
+    setting ``should_exit`` stops it from another thread."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -384,4 +387,9 @@ def serve_collector(app: ASGIApp, host: str = "127.0.0.1", port: int = DEFAULT_P
         server_header=False,
         proxy_headers=False,
     )
-    uvicorn.Server(config).run()
+    return uvicorn.Server(config)
+
+
+def serve_collector(app: ASGIApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    """Serve ``app`` with uvicorn until SIGTERM or Ctrl-C."""
+    collector_server(app, host, port).run()

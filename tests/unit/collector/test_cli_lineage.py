@@ -7,17 +7,17 @@ import json
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from choreo.cli import lineage
-from choreo.collector.http import create_app
+from choreo.collector.http import collector_server, create_app
 from choreo.collector.queries import LineageQueries
 
 from .shop import NOW, Shop, build_shop
@@ -49,9 +49,7 @@ def url(shop: Shop) -> Iterator[str]:
         metrics_registry=CollectorRegistry(),
     )
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
+    server = collector_server(app, "127.0.0.1", port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -69,6 +67,14 @@ def run(url: str, *args: str, token: str | None = TOKEN) -> tuple[int, str, str]
         lineage.app, [*args, *options], env={"CHOREO_COLLECTOR_TOKEN": None}
     )
     return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_server_answers_over_http(url: str) -> None:
+    """The uvicorn server of ``collector_server`` serves the app on its port, without a
+    ``server`` header."""
+    with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:  # noqa: S310 - http
+        assert json.loads(response.read())["status"] == "ok"
+        assert response.headers.get("server") is None
 
 
 def test_assets_table(url: str) -> None:
