@@ -39,7 +39,9 @@ class PlainTransform:
             raise ValueError("not an AssetEvent in single-object encoding")
         buffer = io.BytesIO(value)
         buffer.seek(HEADER_SIZE)
-        datum: dict[str, Any] = schemaless_reader(buffer, self._schema, None)
+        datum = schemaless_reader(buffer, self._schema, None)
+        if not isinstance(datum, dict):
+            raise TypeError(f"an AssetEvent decodes to a record, not {type(datum).__name__}")
         return datum
 
     def output(self, datum: dict[str, Any]) -> tuple[bytes, bytes]:

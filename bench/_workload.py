@@ -6,12 +6,13 @@ one, and gives every run its own topic prefix, so runs never see each other's re
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -64,38 +65,65 @@ def ensure_asset_topics(settings: Settings, assets: Sequence[str]) -> list[str]:
     return [asset_topic(settings.topic_prefix, asset) for asset in assets]
 
 
-def plain_producer(settings: Settings) -> Producer:
-    """A producer configured as the runner's: idempotent, ``acks=all``, the same linger."""
-    return Producer(producer_config(settings, **{"linger.ms": LINGER_MS}))
+def plain_producer(settings: Settings, *, warm: bool = False) -> Producer:
+    """A producer configured as the runner's: idempotent, ``acks=all``, the same linger.
+
+    With ``warm``, it first gets one record acknowledged on a topic of its own, so getting the
+    idempotent producer's id (about half a second on Tansu) is not paid inside a measurement;
+    the runner creates its producer seconds before its consumer has joined the group.
+    """
+    producer = Producer(producer_config(settings, **{"linger.ms": LINGER_MS}))
+    if warm:
+        topic = f"{settings.topic_prefix}warmup"
+        TopicAdmin(settings, timeout=ADMIN_TIMEOUT_SECONDS).ensure_topic(topic, 1)
+        producer.produce(topic, value=b"warm-up")
+        if producer.flush(FLUSH_TIMEOUT_SECONDS):
+            raise RuntimeError(f"the warm-up record to {topic} was not acknowledged")
+    return producer
 
 
-def input_event(asset: str, index: int, *, partitioned: bool = True) -> AssetEvent:
-    """Input event number ``index``: its own partition key, padded to about ``EVENT_BYTES``."""
+def input_event(
+    asset: str, index: int, *, keys: int, occurred_at: datetime, codec: AvroCodec
+) -> AssetEvent:
+    """Input event number ``index``, padded to about ``EVENT_BYTES`` once encoded.
+
+    Its partition key is its own (``keys=0``) or the next of ``keys`` keys in turn.
+    """
     event = AssetEvent(
         asset=asset,
-        partition=f"p{index:08d}" if partitioned else None,
+        partition=f"p{index % keys if keys else index:08d}",
         version=uuid.uuid4().hex[:16],
-        occurred_at=datetime.now(UTC),
+        occurred_at=occurred_at,
         producer=ProducerInfo(service="bench-source", instance="bench:1", code_version="1"),
         location=f"s3://bench-bucket/raw/{asset}/part-{index:08d}.parquet",
         metadata={"rows": 1000 + index, "bytes": 65536, "source": "bench"},
     )
-    padding = EVENT_BYTES - len(AvroCodec().encode(event))
+    # "note" plus its length and union branch take 7 bytes before the padding itself.
+    padding = EVENT_BYTES - len(codec.encode(event)) - 7
     if padding <= 0:
         return event
-    return event.model_copy(
-        update={"metadata": {**event.metadata, "note": "x" * max(0, padding - 7)}}
-    )
+    return event.model_copy(update={"metadata": {**event.metadata, "note": "x" * padding}})
 
 
-def encode_inputs(asset: str, count: int, *, partitioned: bool = True) -> list[Record]:
-    """``count`` input records of ``asset``, each on its own partition key, ready to produce."""
+def encode_inputs(asset: str, count: int, *, keys: int = 0) -> list[tuple[AssetEvent, Record]]:
+    """``count`` input events of ``asset`` (see ``input_event``), each with its record.
+
+    ``occurred_at`` grows by a millisecond per event, so a later event of a key always
+    supersedes an earlier one (equal times would be ordered by the random ``event_id``).
+    """
     codec = AvroCodec()
-    records: list[Record] = []
+    start = datetime.now(UTC)
+    inputs: list[tuple[AssetEvent, Record]] = []
     for index in range(count):
-        event = input_event(asset, index, partitioned=partitioned)
-        records.append((event.message_key.encode(), codec.encode(event), headers_for(event)))
-    return records
+        at = start + timedelta(milliseconds=index)
+        event = input_event(asset, index, keys=keys, occurred_at=at, codec=codec)
+        inputs.append((event, record_of(event, codec)))
+    return inputs
+
+
+def record_of(event: AssetEvent, codec: AvroCodec) -> Record:
+    """The record choreo's ``Emitter`` would write for ``event``: key, value and headers."""
+    return event.message_key.encode(), codec.encode(event), headers_for(event)
 
 
 def produce_all(settings: Settings, topic: str, records: Sequence[Record]) -> None:
@@ -128,12 +156,23 @@ def produce_all(settings: Settings, topic: str, records: Sequence[Record]) -> No
         )
 
 
+def machine_load() -> str:
+    """CPU count and load averages: how busy the (shared) machine was, to judge the figures."""
+    one, five, fifteen = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def overloaded() -> bool:
+    """Whether the last minute's load average exceeds the CPU count (other work was waiting)."""
+    return os.getloadavg()[0] > (os.cpu_count() or 1)
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """The ``fraction`` quantile (nearest rank, so p99 is an observed value)."""
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
     return ordered[rank - 1]
 
 
