@@ -121,9 +121,12 @@ class RequestLimits:
         if length is not None:
             too_big = too_big or not length.isdigit() or int(length) > self.max_body_bytes
         if too_big:
-            response = _error(
-                413, f"request bodies are limited to {self.max_body_bytes} bytes; use GET"
+            limit = (
+                "this API takes no request body"
+                if self.max_body_bytes == 0
+                else f"request bodies are limited to {self.max_body_bytes} bytes"
             )
+            response = _error(413, f"{limit}; every endpoint is a GET")
             await response(scope, receive, send)
             return
         await self.app(scope, self._capped(receive), send)

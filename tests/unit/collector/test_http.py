@@ -138,7 +138,16 @@ def test_request_bodies_are_refused_with_413(client: TestClient) -> None:
         "POST", "/api/assets", content=iter([b"x" * 100]), headers={"Transfer-Encoding": "chunked"}
     )
     assert chunked.status_code == 413
-    assert "use GET" in chunked.json()["error"]
+    assert chunked.json() == {"error": "this API takes no request body; every endpoint is a GET"}
+
+
+def test_a_body_limit_can_be_raised(queries: LineageQueries) -> None:
+    """With ``max_body_bytes``, bodies up to the limit pass and longer ones get 413."""
+    with TestClient(make_app(queries, max_body_bytes=10)) as client:
+        assert client.request("GET", "/api/stale", content=b"x" * 10).status_code == 200
+        too_big = client.request("GET", "/api/stale", content=b"x" * 11)
+        assert too_big.status_code == 413
+        assert "limited to 10 bytes" in too_big.json()["error"]
 
 
 def test_overlong_urls_are_refused_with_414(client: TestClient) -> None:
