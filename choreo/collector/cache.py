@@ -8,7 +8,9 @@ partition judged, summed up per asset) is rebuilt when the collector has ingeste
 least every ``max_age_seconds`` in case something else writes the tables. Lateness is not in the
 snapshot: it depends on the clock, and is applied when a question is answered. Once built, the
 snapshot is rebuilt in the background while the held one answers, so a rebuild (about a second
-at a million events) never holds up a request.
+at a million events) never holds up a request. The rebuild lets the database do the judging
+(``scan_*``: the failed, never-built and stale partitions come back, not an object per
+partition), so it spends its time in SQLite, which does not hold Python's GIL.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, and_, literal, or_, select
 
-from choreo.collector import rows
+from choreo.collector import rows, tables
 from choreo.collector.graph import LineageGraph
-from choreo.collector.status import AssetRollup, rollups_from_rows
+from choreo.collector.status import (
+    AssetRollup,
+    FailedRow,
+    HeadRow,
+    StaleRow,
+    rollups_from_rows,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +49,94 @@ class StatusSnapshot:
     token: tuple[Any, ...]
     built_at: float
     checked_at: float = field(default=0.0)
+
+
+def scan_heads(conn: Connection) -> list[HeadRow]:
+    """Every partition's head: asset, partition, kind, time, and its newest update's id, time
+    and version, as plain tuples (for a snapshot of every asset)."""
+    latest, updated = tables.latest, tables.events.alias("updated_event")
+    statement = select(
+        latest.c.asset,
+        latest.c.partition,
+        latest.c.kind,
+        latest.c.occurred_at_ms,
+        latest.c.updated_event_id,
+        latest.c.updated_at_ms,
+        rows.updated_version(latest, updated),
+    ).outerjoin(
+        updated,
+        and_(updated.c.event_id == latest.c.updated_event_id, latest.c.kind != literal("UPDATED")),
+    )
+    none = tables.NO_PARTITION
+    return [
+        (asset, None if partition == none else partition, kind, at, updated_id, updated_at, version)
+        for asset, partition, kind, at, updated_id, updated_at, version in conn.execute(statement)
+    ]
+
+
+def scan_failed(conn: Connection) -> list[FailedRow]:
+    """Every partition whose newest event failed, with its error."""
+    latest, events = tables.latest, tables.events
+    statement = (
+        select(
+            latest.c.asset,
+            latest.c.partition,
+            latest.c.occurred_at_ms,
+            events.c.error_type,
+            events.c.error_message,
+        )
+        .outerjoin(events, events.c.event_id == latest.c.event_id)
+        .where(latest.c.kind == "FAILED")
+    )
+    found: list[FailedRow] = []
+    for asset, partition, at, error_type, message in conn.execute(statement):
+        error = None if error_type is None else f"{error_type}: {message or ''}".rstrip(": ")
+        found.append((asset, rows.partition_of(partition), at, error))
+    return found
+
+
+def scan_stale(conn: Connection) -> list[StaleRow]:
+    """Every consumed input that has moved on: among the inputs of each partition's newest
+    update (unless the partition failed since), those whose own partition's newest update is
+    another event with another version. The database compares; only stale inputs come back.
+
+    Driven by ``IN (newest updates)`` so that SQLite walks the inputs' primary key for each
+    update rather than every input row ever stored.
+    """
+    latest, inputs = tables.latest, tables.event_inputs
+    head = latest.alias("input_head")
+    updated = tables.events.alias("updated_event")
+    current = rows.updated_version(head, updated)
+    newest_updates = select(latest.c.updated_event_id).where(latest.c.kind != "FAILED")
+    statement = (
+        select(
+            inputs.c.event_id,
+            inputs.c.position,
+            inputs.c.asset,
+            inputs.c.partition,
+            inputs.c.version,
+            current,
+        )
+        .select_from(inputs)
+        .join(head, and_(head.c.asset == inputs.c.asset, head.c.partition == inputs.c.partition))
+        .outerjoin(
+            updated,
+            and_(updated.c.event_id == head.c.updated_event_id, head.c.kind != literal("UPDATED")),
+        )
+        .where(
+            inputs.c.event_id.in_(newest_updates),
+            head.c.updated_event_id.is_not(None),
+            or_(
+                inputs.c.input_event_id.is_(None),
+                head.c.updated_event_id != inputs.c.input_event_id,
+            ),
+            current != inputs.c.version,
+        )
+    )
+    return [
+        (event_id, position, in_asset, rows.partition_of(in_part), used, now)
+        for event_id, position, in_asset, in_part, used, now in conn.execute(statement)
+    ]
 
 
 class LineageCache:
@@ -142,9 +238,9 @@ class LineageCache:
             ):
                 current.checked_at = now
                 return current
-            heads = rows.scan_heads(conn)
-            failed = rows.scan_failed(conn)
-            stale = rows.scan_stale(conn)
+            heads = scan_heads(conn)
+            failed = scan_failed(conn)
+            stale = scan_stale(conn)
         records = (graph.record(key) for key in graph.assets())
         rollups = rollups_from_rows(records, heads, failed, stale)
         return StatusSnapshot(graph, rollups, token, now, now)

@@ -26,14 +26,7 @@ from sqlalchemy import (
 
 from choreo.collector import tables
 from choreo.collector.graph import AssetRecord, LineageGraph
-from choreo.collector.status import (
-    ConsumedInput,
-    FailedRow,
-    HeadRow,
-    PartitionRecord,
-    StaleRow,
-    from_millis,
-)
+from choreo.collector.status import ConsumedInput, PartitionRecord, from_millis
 from choreo.collector.views import EventView
 
 #: Values per ``IN (...)`` list: far under SQLite's and PostgreSQL's bound-parameter limits, and
@@ -111,6 +104,12 @@ def load_graph(conn: Connection) -> LineageGraph:
     return LineageGraph(records, declared, observed)
 
 
+def updated_version(latest: Any, updated: Any) -> Any:
+    """The version of a partition's newest update: its head's, unless the head is no update
+    (then ``updated``, the events table joined on ``updated_event_id``)."""
+    return case((latest.c.kind == "UPDATED", latest.c.version), else_=updated.c.version)
+
+
 @functools.cache
 def _partition_select() -> Any:
     """The newest event of partitions, with the version of their newest update and the error
@@ -128,10 +127,7 @@ def _partition_select() -> Any:
             latest.c.occurred_at_ms,
             latest.c.updated_event_id,
             latest.c.updated_at_ms,
-            case(
-                (latest.c.kind == "UPDATED", latest.c.version),
-                else_=updated.c.version,
-            ),
+            updated_version(latest, updated),
             failed.c.error_type,
             failed.c.error_message,
         )
@@ -235,99 +231,6 @@ def load_partitions(conn: Connection, assets: Sequence[str] | None) -> list[Part
                 )
             )
     return [_partition_record(row, consumed.get(row[6] or "", ())) for row in found]
-
-
-def _updated_version(latest: Any, updated: Any) -> Any:
-    """The version of a partition's newest update: its head's, unless the head is no update."""
-    return case((latest.c.kind == "UPDATED", latest.c.version), else_=updated.c.version)
-
-
-def scan_heads(conn: Connection) -> list[HeadRow]:
-    """Every partition's head: asset, partition, kind, time, and its newest update's id, time
-    and version, as plain tuples (for a snapshot of every asset)."""
-    latest, updated = tables.latest, tables.events.alias("updated_event")
-    statement = select(
-        latest.c.asset,
-        latest.c.partition,
-        latest.c.kind,
-        latest.c.occurred_at_ms,
-        latest.c.updated_event_id,
-        latest.c.updated_at_ms,
-        _updated_version(latest, updated),
-    ).outerjoin(
-        updated,
-        and_(updated.c.event_id == latest.c.updated_event_id, latest.c.kind != literal("UPDATED")),
-    )
-    none = tables.NO_PARTITION
-    return [
-        (asset, None if partition == none else partition, kind, at, updated_id, updated_at, version)
-        for asset, partition, kind, at, updated_id, updated_at, version in conn.execute(statement)
-    ]
-
-
-def scan_failed(conn: Connection) -> list[FailedRow]:
-    """Every partition whose newest event failed, with its error."""
-    latest, events = tables.latest, tables.events
-    statement = (
-        select(
-            latest.c.asset,
-            latest.c.partition,
-            latest.c.occurred_at_ms,
-            events.c.error_type,
-            events.c.error_message,
-        )
-        .outerjoin(events, events.c.event_id == latest.c.event_id)
-        .where(latest.c.kind == "FAILED")
-    )
-    found: list[FailedRow] = []
-    for asset, partition, at, error_type, message in conn.execute(statement):
-        error = None if error_type is None else f"{error_type}: {message or ''}".rstrip(": ")
-        found.append((asset, partition_of(partition), at, error))
-    return found
-
-
-def scan_stale(conn: Connection) -> list[StaleRow]:
-    """Every consumed input that has moved on: among the inputs of each partition's newest
-    update (unless the partition failed since), those whose own partition's newest update is
-    another event with another version. The database compares; only stale inputs come back.
-
-    Driven by ``IN (newest updates)`` so that SQLite walks the inputs' primary key for each
-    update rather than every input row ever stored.
-    """
-    latest, inputs = tables.latest, tables.event_inputs
-    head = latest.alias("input_head")
-    updated = tables.events.alias("updated_event")
-    current = _updated_version(head, updated)
-    newest_updates = select(latest.c.updated_event_id).where(latest.c.kind != "FAILED")
-    statement = (
-        select(
-            inputs.c.event_id,
-            inputs.c.position,
-            inputs.c.asset,
-            inputs.c.partition,
-            inputs.c.version,
-            current,
-        )
-        .select_from(inputs)
-        .join(head, and_(head.c.asset == inputs.c.asset, head.c.partition == inputs.c.partition))
-        .outerjoin(
-            updated,
-            and_(updated.c.event_id == head.c.updated_event_id, head.c.kind != literal("UPDATED")),
-        )
-        .where(
-            inputs.c.event_id.in_(newest_updates),
-            head.c.updated_event_id.is_not(None),
-            or_(
-                inputs.c.input_event_id.is_(None),
-                head.c.updated_event_id != inputs.c.input_event_id,
-            ),
-            current != inputs.c.version,
-        )
-    )
-    return [
-        (event_id, position, in_asset, partition_of(in_part), used, now)
-        for event_id, position, in_asset, in_part, used, now in conn.execute(statement)
-    ]
 
 
 def load_partition_heads(
