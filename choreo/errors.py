@@ -46,3 +46,7 @@ class EmbeddedBrokerError(ChoreoError):
 
 class UnknownAssetError(ChoreoError):
     """No service has declared the asset (exit code 1: a problem, not a usage error)."""
+
+
+class UnknownEventError(ChoreoError, LookupError):
+    """No stored event has the given id."""

@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     schema_registry_auth: SecretStr | None = Field(
         default=None, description="USER:PASSWORD for the schema registry's basic auth"
     )
+    collector_db: str = Field(
+        default="sqlite:///.choreo/collector.db",
+        description="SQLAlchemy URL of the collector's store (sqlite:///… or postgresql+psycopg://…)",
+    )
+    collector_url: str = Field(
+        default="http://127.0.0.1:8350", description="Where `choreo lineage` finds the collector"
+    )
+    collector_token: SecretStr | None = Field(
+        default=None, description="Bearer token the collector's API requires (never logged)"
+    )
     topic_partitions: int = Field(default=3, ge=1, le=10_000)
     topic_replication_factor: int = Field(default=1, ge=1, le=32)
     kafka: dict[str, str | SecretStr] = Field(default_factory=dict)
@@ -80,6 +90,8 @@ class Settings(BaseSettings):
         }
         if self.schema_registry_auth is not None:
             shown["schema_registry_auth"] = "**********"
+        if self.collector_token is not None:
+            shown["collector_token"] = "**********"  # noqa: S105 - the mask, not a secret
         return shown
 
 

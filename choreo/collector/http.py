@@ -43,7 +43,6 @@ from choreo.collector.queries import (
     MAX_LIMIT,
     MAX_OFFSET,
     LineageQueries,
-    UnknownEventError,
 )
 from choreo.collector.views import (
     AssetDetail,
@@ -56,7 +55,7 @@ from choreo.collector.views import (
     ProvenanceNode,
     Status,
 )
-from choreo.errors import InvalidInputError, UnknownAssetError
+from choreo.errors import InvalidInputError, UnknownAssetError, UnknownEventError
 from choreo.events.keys import ASSET_KEY_MAX, ASSET_KEY_RE
 
 log = structlog.get_logger(__name__)

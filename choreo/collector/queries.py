@@ -40,7 +40,7 @@ from choreo.collector.views import (
     ProvenanceNode,
     Status,
 )
-from choreo.errors import ChoreoError, InvalidInputError, UnknownAssetError
+from choreo.errors import InvalidInputError, UnknownAssetError, UnknownEventError
 from choreo.events.keys import validate_asset_key, validate_partition_key
 
 MAX_LIMIT = 1_000
@@ -53,10 +53,6 @@ DEFAULT_HISTORY = 20
 #: An asset's detail lists at most this many partitions (newest first); the summary counts all.
 MAX_PARTITIONS_SHOWN = 1_000
 EVENT_KINDS = frozenset({"UPDATED", "FAILED", "CHECKED", "OBSERVED"})
-
-
-class UnknownEventError(ChoreoError, LookupError):
-    """No stored event has the given id."""
 
 
 class HasEngine(Protocol):

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine
 
 from choreo.collector import provenance
-from choreo.collector.queries import LineageQueries, UnknownEventError
+from choreo.collector.queries import LineageQueries
 from choreo.collector.views import EdgeKind, Status
-from choreo.errors import InvalidInputError, UnknownAssetError
+from choreo.errors import InvalidInputError, UnknownAssetError, UnknownEventError
 
 from .lineage_data import T0
 from .shop import DAY, NOW, Shop, build_shop
