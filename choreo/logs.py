@@ -4,9 +4,10 @@ console output on one. Called once by entry points; library code only does
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
-from typing import TextIO
+from typing import TextIO, cast
 
 import structlog
 
@@ -29,7 +30,7 @@ def configure_logging(
             is a terminal.
         stream: where log lines go; stderr by default so stdout stays for results.
     """
-    out = stream if stream is not None else sys.stderr
+    out = stream if stream is not None else cast(TextIO, _CurrentStderr())
     as_json = json if json is not None else not out.isatty()
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
@@ -48,3 +49,16 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+
+
+class _CurrentStderr(io.TextIOBase):
+    """Whatever ``sys.stderr`` is at the moment of writing (test runners and CLIs swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()

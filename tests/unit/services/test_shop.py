@@ -122,14 +122,17 @@ def test_expand_days_rejects_bad_ranges(text: str) -> None:
 
 
 def test_command_line_takes_a_day_or_a_range() -> None:
-    """``--day`` and ``--days`` both give a list of ISO days; giving neither is a usage error."""
+    """``--day`` and ``--days`` both give a list of ISO days; giving neither means the last week."""
     assert ingest.parse_args(["--day", "2026-11-20"]).days == ["2026-11-20"]
     args = ingest.parse_args(["--days", "2026-11-18..2026-11-19", "--data-dir", "/x"])
     assert args.days == ["2026-11-18", "2026-11-19"]
     assert args.data_dir == Path("/x")
     assert args.announce_customers
+    week = ingest.parse_args([]).days
+    assert len(week) == ingest.DEFAULT_DAYS
+    assert week[-1] == date.today().isoformat()
     with pytest.raises(SystemExit) as exit_info:
-        ingest.parse_args([])
+        ingest.parse_args(["--day", "2026-11-20", "--days", "2026-11-18..2026-11-19"])
     assert exit_info.value.code == 2
 
 
