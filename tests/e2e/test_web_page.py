@@ -87,9 +87,13 @@ def _real_api() -> dict[str, ModuleType] | None:
 
 REAL_API = _real_api()
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-)
+
+def setup_module() -> None:
+    """Without a browser the page cannot be tested: fail, naming what to install."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: run scripts/system-deps (apt-get install chromium)"
+        )
 
 
 @dataclass

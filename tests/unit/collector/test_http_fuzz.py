@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 from prometheus_client import CollectorRegistry
 
@@ -14,8 +15,6 @@ from choreo.collector.http import create_app
 from choreo.collector.queries import LineageQueries
 
 from .shop import NOW, Shop, build_shop
-
-schemathesis = pytest.importorskip("schemathesis")
 
 #: Examples per operation: enough to hit bounds, odd UUIDs, unicode keys and empty values.
 EXAMPLES = 25
