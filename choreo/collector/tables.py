@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -125,3 +126,23 @@ offsets = Table(
     Column("partition", Integer, primary_key=True),
     Column("next_offset", BigInteger, nullable=False),
 )
+
+rejected = Table(
+    "choreo_rejected",
+    metadata,
+    # Records the collector could not read (undecodable, or not what their topic carries): kept
+    # with the reason, so nothing is dropped silently. Written in the batch's transaction, like
+    # the offsets that move past them; keyed by position, so reading one twice stores it once.
+    Column("topic", String(249), primary_key=True),
+    Column("kafka_partition", Integer, primary_key=True),
+    Column("kafka_offset", BigInteger, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("key", LargeBinary),
+    # The value as read, cut to its first REJECTED_VALUE_MAX bytes; value_size is the whole.
+    Column("value", LargeBinary),
+    Column("value_size", Integer, nullable=False),
+    Column("rejected_at_ms", BigInteger, nullable=False),
+)
+
+REJECTED_VALUE_MAX = 65_536
+"""How many bytes of a rejected value are kept: enough to inspect, bounded against floods."""
