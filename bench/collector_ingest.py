@@ -4,21 +4,24 @@ Workload: N events (default 50,000) over 20 assets and 30 partitions, each built
 input versions and carrying a location and three metadata values (the shape services announce),
 prepared up front as the records the collector's consumer hands its store.
 
-- choreo: ``Store.ingest`` in batches of B (default 1,000), one transaction each: the duplicate
-  check, the events, their inputs, assets, observed edges, the latest version of each partition
-  and the offsets.
+- choreo: ``Store.ingest`` in batches of B (default: the collector's, 5,000), one transaction
+  each: the duplicate check, the events, their inputs, assets, observed edges, the latest
+  version of each partition and the offsets.
 - baseline: the same events as rows of the events table's columns, inserted by the database
   driver's own ``executemany`` into a bare table with only a primary key, one transaction per
-  batch, rows prepared before the clock starts. The ratio is what the collector's bookkeeping
-  costs over storing the events alone.
+  batch, rows prepared before the clock starts. The ratio is what the collector costs over
+  storing the events alone.
+- schema only (SQLite): the same events and their inputs, by raw ``executemany`` into choreo's
+  own two tables with all their indexes and the store's SQLite settings: what the tables cost
+  without any of choreo's code.
 
 Each side gets a fresh database per round, alternating, after a short warm-up round; the figure
 is the median of R rounds, in events per wall-clock second, with this process's CPU time per
 event beside it (the machine may be shared). The prepared workload is frozen out of the garbage
-collector's sight (``gc.freeze``): a collector only ever holds one batch.
-SQLite runs with the store's own settings (WAL, ``synchronous=NORMAL``) on both sides.
-PostgreSQL is ``$CHOREO_BENCH_POSTGRES_URL``, or a server started from Debian's binaries by the
-integration tests' helper; without either, it is skipped.
+collector's sight (``gc.freeze``): a collector only ever holds one batch. SQLite runs in WAL mode
+with ``synchronous=NORMAL`` on every side. PostgreSQL is ``$CHOREO_BENCH_POSTGRES_URL``, or a
+server started from Debian's binaries by the integration tests' helper; without either, it is
+skipped.
 
 With ``--kafka`` it also measures the whole collector (consume, decode, store into SQLite) from
 the embedded broker, beside a consumer that only reads and decodes the same records.
@@ -50,8 +53,14 @@ from sqlalchemy import Column, MetaData, Table, create_engine
 from choreo import Settings
 from choreo.codec import AvroCodec
 from choreo.collector import tables
-from choreo.collector.ingest import Collector, CollectorOptions
-from choreo.collector.store import Consumed, Store, epoch_ms
+from choreo.collector.ingest import DEFAULT_BATCH_SIZE, Collector, CollectorOptions
+from choreo.collector.store import (
+    SQLITE_CACHE_KIB,
+    SQLITE_CHECKPOINT_PAGES,
+    Consumed,
+    Store,
+    epoch_ms,
+)
 from choreo.events import AssetEvent, InputVersion, ProducerInfo
 from choreo.events.topics import asset_topic
 from choreo.logs import configure_logging
@@ -61,7 +70,6 @@ BOOTSTRAP_ENV = "CHOREO_BENCH_BOOTSTRAP_SERVERS"
 TARGET_SQLITE = 20_000
 DEFAULT_EVENTS = 50_000
 QUICK_EVENTS = 10_000
-DEFAULT_BATCH = 1_000
 DEFAULT_ROUNDS = 3
 WARM_UP_EVENTS = 2_000
 ASSETS = 20
@@ -226,7 +234,12 @@ def run_sqlite_schema(
     with Store(f"sqlite:///{path}") as store:
         store.create()
     conn = sqlite3.connect(path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        f"cache_size=-{SQLITE_CACHE_KIB}",
+        f"wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}",
+    ):
         conn.execute(f"PRAGMA {pragma}")
     events_sql = f"INSERT INTO choreo_events VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
     inputs_sql = "INSERT INTO choreo_event_inputs VALUES (?, ?, ?, ?, ?, ?)"
@@ -419,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS)
-    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
     parser.add_argument("--kafka", action="store_true", help="also measure from the broker")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS:,} events, 1 round")

@@ -8,9 +8,12 @@ record read twice (a rebalance, a second replica) changes nothing, because an ev
 its ``event_id`` and everything derived from it is written only by the transaction whose insert
 of the event succeeded.
 
-SQLite (a file, the default) and PostgreSQL take the same statements: ``INSERT … ON CONFLICT``
-exists in both. Rows are written in key order, table by table, so replicas writing to one
-PostgreSQL database take their locks in the same order and cannot deadlock each other.
+SQLite (a file, the default) and PostgreSQL take the same statements (``INSERT … ON CONFLICT``
+exists in both), except where a batch learns which of its events are new: PostgreSQL says so
+itself (``RETURNING``), as replicas may insert the same event at once; SQLite has one writer,
+so the batch looks them up under its write lock. Rows are written in key order, table by table,
+so replicas writing to one PostgreSQL database take their locks in the same order and cannot
+deadlock each other.
 """
 
 from __future__ import annotations
@@ -85,8 +88,7 @@ _RETRY_SQLSTATES = frozenset({"40P01", "40001"})
 #: Any constant: the PostgreSQL advisory lock that serialises replicas creating the tables.
 _CREATE_LOCK = 0x63686F72
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# One encoder: json.dumps builds a new one per call whenever an option (sort_keys) is given.
-_metadata_json = json.JSONEncoder(sort_keys=True).encode
+
 _MS = timedelta(milliseconds=1)
 
 
@@ -248,7 +250,7 @@ class _Plan:
             e.run_id,
             None if correlation is None else str(correlation),
             e.location,
-            _metadata_json(e.metadata) if e.metadata else "{}",
+            json.dumps(e.metadata) if e.metadata else "{}",  # in the order it was written
             None if error is None else error.type,
             None if error is None else error.message,
             None if error is None else error.attempt,

@@ -160,7 +160,7 @@ def test_an_event_is_stored_with_every_field(store: Store) -> None:
         "run_id": "run-1",
         "correlation_id": str(correlation),
         "location": "s3://x",
-        "metadata_json": '{"ok": true, "rows": 3}',
+        "metadata_json": '{"rows": 3, "ok": true}',
         "error_type": None,
         "error_message": None,
         "error_attempt": None,
