@@ -1,13 +1,16 @@
 """Fixtures for tests against a real broker: the embedded one, or any broker you point them at.
 
-By default one embedded broker (Tansu, from the ``dev`` extra) serves the whole session; set
-``CHOREO_TEST_BOOTSTRAP_SERVERS=host:port`` to run the same tests against another broker (e.g.
-the Apache Kafka of ``docker-compose.yml``), in which case none is started. Each test gets its
-own topic prefix and consumer group id, so tests never see each other's topics or offsets and
-need no clean-up.
+By default one embedded broker (Tansu, from the ``dev`` extra) serves the whole session;
+``CHOREO_TEST_BROKER=apache-kafka`` starts Apache Kafka instead (``choreo.apache_kafka``: needs
+java, and mvn for the first fetch). Set ``CHOREO_TEST_BOOTSTRAP_SERVERS=host:port`` to run the
+same tests against a broker already running (e.g. the Apache Kafka of ``docker-compose.yml``), in
+which case none is started. Each test gets its own topic prefix and consumer group id, so tests
+never see each other's topics or offsets and need no clean-up.
 
 Every test collected under this directory is marked ``integration`` automatically, so
-``pytest -m "not integration"`` runs only what needs no broker.
+``pytest -m "not integration"`` runs only what needs no broker. Tests marked ``apache_kafka`` are
+skipped unless ``CHOREO_TEST_BROKER=apache-kafka`` says the broker is Apache Kafka (set it with
+``CHOREO_TEST_BOOTSTRAP_SERVERS`` too when that address is an Apache Kafka).
 
 Consumers in these tests should use a short ``session.timeout.ms`` (e.g. 6000) and
 ``heartbeat.interval.ms`` (e.g. 500): with Tansu, joining a group waits about a session timeout.
@@ -25,29 +28,51 @@ from uuid import uuid4
 
 import pytest
 
+from choreo.apache_kafka import ApacheKafka
 from choreo.embedded_broker import EmbeddedBroker
 from choreo.settings import Settings
 
 BOOTSTRAP_ENV = "CHOREO_TEST_BOOTSTRAP_SERVERS"
+BROKER_ENV = "CHOREO_TEST_BROKER"
+BROKERS = ("embedded", "apache-kafka")
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 CLI_TIMEOUT_SECONDS = 60.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests of this directory ``integration`` (the hook sees every collected item)."""
+    """Mark the tests of this directory ``integration`` and skip ``apache_kafka`` tests unless the
+    broker is Apache Kafka (the hook sees every collected item)."""
+    on_apache_kafka = _broker_kind() == "apache-kafka"
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.integration)
+        if not on_apache_kafka and item.get_closest_marker("apache_kafka"):
+            item.add_marker(
+                pytest.mark.skip(reason=f"needs Apache Kafka: {BROKER_ENV}=apache-kafka")
+            )
+
+
+def _broker_kind() -> str:
+    """``$CHOREO_TEST_BROKER``: ``embedded`` (the default) or ``apache-kafka``."""
+    kind = os.environ.get(BROKER_ENV) or "embedded"
+    if kind not in BROKERS:
+        raise pytest.UsageError(f"{BROKER_ENV}={kind!r}: expected one of {', '.join(BROKERS)}")
+    return kind
 
 
 @pytest.fixture(scope="session")
-def bootstrap_servers() -> Iterator[str]:
-    """``host:port`` of the session's broker: ``$CHOREO_TEST_BOOTSTRAP_SERVERS`` or an embedded
-    broker on a free port, started once and stopped after the last test."""
+def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``host:port`` of the session's broker: ``$CHOREO_TEST_BOOTSTRAP_SERVERS``, or a broker
+    of the ``$CHOREO_TEST_BROKER`` kind on a free port, started once and stopped after the last
+    test."""
     external = os.environ.get(BOOTSTRAP_ENV)
     if external:
         yield external
+        return
+    if _broker_kind() == "apache-kafka":
+        with ApacheKafka(tmp_path_factory.mktemp("apache-kafka")) as kafka:
+            yield kafka.bootstrap_servers
         return
     with EmbeddedBroker() as broker:
         yield broker.bootstrap_servers
