@@ -38,6 +38,9 @@ from choreo.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+#: Interval between metadata checks while new topics propagate to the broker.
+METADATA_POLL_SECONDS = 0.05
+
 #: The declarations topic holds one compacted record per asset, so it stays small; a single
 #: partition gives every reader the whole table, in the order it was written, from one partition.
 DECLARATIONS_PARTITIONS = 1
@@ -196,8 +199,32 @@ class TopicAdmin:
             )
             for topic in new:
                 statuses[topic.topic] = self._created(topic, futures[topic.topic], deadline)
+            self._await_visible({t.topic: t.num_partitions for t in new}, deadline)
         self._drain_logs()
         return [statuses[name] for name, _, _ in wanted]
+
+    def _await_visible(self, partitions: Mapping[str, int], deadline: float) -> None:
+        """Wait until new topics show all their partitions in the broker's metadata.
+
+        Apache Kafka answers CreateTopics once the controller committed the topic; the broker's
+        metadata catches up tens of milliseconds later, and a client asking in between (e.g.
+        to check co-partitioning) would see no topic.
+        """
+        while True:
+            metadata = self._metadata(deadline)
+            missing = [
+                name
+                for name, count in partitions.items()
+                if name not in metadata.topics or len(metadata.topics[name].partitions) < count
+            ]
+            if not missing:
+                return
+            if time.monotonic() >= deadline:
+                raise BrokerUnavailableError(
+                    f"created topics did not appear in Kafka's metadata within {self.timeout:g}s: "
+                    f"{', '.join(missing)}"
+                )
+            time.sleep(METADATA_POLL_SECONDS)
 
     def _created(self, topic: NewTopic, future: Future[None], deadline: float) -> TopicStatus:
         try:

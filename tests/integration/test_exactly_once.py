@@ -66,7 +66,19 @@ def start(path: Path, env: dict[str, str], failpoint: int | None) -> subprocess.
     if failpoint is not None:
         run_env[CRASH_FAILPOINT_ENV] = str(failpoint)
     return subprocess.Popen(
-        [sys.executable, "-m", "choreo", "run", str(path), "--log-level", "warning"],
+        # A stable instance name gives a stable transactional.id: the restarted process fences
+        # the killed one and aborts its open transaction at once, instead of after its timeout.
+        [
+            sys.executable,
+            "-m",
+            "choreo",
+            "run",
+            str(path),
+            "--log-level",
+            "warning",
+            "--instance",
+            "eos-replica-1",
+        ],
         env=run_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -106,6 +118,7 @@ def test_sigkill_twenty_times_downstream_sees_each_output_once(
         finally:
             if process.poll() is None:
                 process.kill()
+                process.wait(30)
     final = start(path, env, None)
     try:
         done = outputs(settings, EVENTS, timeout=240)
