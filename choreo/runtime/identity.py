@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 from choreo.events.models import EventKind
@@ -41,6 +43,49 @@ class Versioned(Protocol):
     def version(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class RunIdentity:
+    """The names of one planned run, worked out once: its ``run_id`` and its outputs' ids.
+
+    A run is named when it is planned and its output when it finishes; both hash the same
+    canonical fields, so their text is built once here, around the one key (``kind``) that only
+    event ids have.
+    """
+
+    head: str
+    """The canonical text up to and including ``inputs`` (keys sort before ``kind``)."""
+    tail: str
+    """The canonical text from ``partition`` on (keys sort after ``kind``)."""
+
+    @classmethod
+    def of(
+        cls,
+        asset: str,
+        partition: str | None,
+        input_event_ids: Iterable[uuid.UUID],
+        code_version: str | None,
+        request_id: str | None,
+    ) -> RunIdentity:
+        """The identity of a run (arguments as for ``output_event_id``)."""
+        ids = sorted({str(event_id) for event_id in input_event_ids})
+        inputs = "[" + ",".join(f'"{event_id}"' for event_id in ids) + "]"
+        return cls(
+            head=f'{{"asset":{_json(asset)},"code_version":{_json(code_version)},"inputs":{inputs}',
+            tail=f'"partition":{_json(partition)},"request_id":{_json(request_id)}}}',
+        )
+
+    @cached_property
+    def run_id(self) -> str:
+        """The ``run_id`` (see ``run_id_for``)."""
+        return str(uuid.uuid5(RUN_NAMESPACE, f"{self.head},{self.tail}"))
+
+    def event_id(self, kind: EventKind = EventKind.UPDATED) -> uuid.UUID:
+        """The ``event_id`` of the run's output of ``kind`` (see ``output_event_id``)."""
+        return uuid.uuid5(
+            OUTPUT_EVENT_NAMESPACE, f'{self.head},"kind":{_json(kind.value)},{self.tail}'
+        )
+
+
 def output_event_id(
     asset: str,
     partition: str | None,
@@ -61,8 +106,9 @@ def output_event_id(
         kind: ``FAILED`` and ``UPDATED`` outcomes of the same run get different ids, so a
             success after a failure is not dropped as the failure's duplicate.
     """
-    fields = _run_fields(asset, partition, input_event_ids, code_version, request_id)
-    return uuid.uuid5(OUTPUT_EVENT_NAMESPACE, _canonical({**fields, "kind": kind.value}))
+    return RunIdentity.of(asset, partition, input_event_ids, code_version, request_id).event_id(
+        kind
+    )
 
 
 def run_id_for(
@@ -73,8 +119,7 @@ def run_id_for(
     request_id: str | None,
 ) -> str:
     """The ``run_id`` of a run: stable across reruns and attempts, whatever their outcome."""
-    fields = _run_fields(asset, partition, input_event_ids, code_version, request_id)
-    return str(uuid.uuid5(RUN_NAMESPACE, _canonical(fields)))
+    return RunIdentity.of(asset, partition, input_event_ids, code_version, request_id).run_id
 
 
 def derive_version(
@@ -97,33 +142,34 @@ def derive_version(
             for item in inputs
         }
     )
-    payload = {
-        "asset": asset,
-        "partition": partition,
-        "inputs": [list(item) for item in versions],
-        "code_version": code_version,
-        "location": location,
-    }
-    digest = hashlib.sha256(_canonical(payload).encode()).hexdigest()
-    return digest[:DERIVED_VERSION_LENGTH]
+    listed = ",".join(
+        f"[{_json(a)},{_json(p)},{'true' if unpartitioned else 'false'},{_json(v)}]"
+        for a, p, unpartitioned, v in versions
+    )
+    text = (
+        f'{{"asset":{_json(asset)},"code_version":{_json(code_version)},"inputs":[{listed}],'
+        f'"location":{_json(location)},"partition":{_json(partition)}}}'
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:DERIVED_VERSION_LENGTH]
 
 
-def _run_fields(
-    asset: str,
-    partition: str | None,
-    input_event_ids: Iterable[uuid.UUID],
-    code_version: str | None,
-    request_id: str | None,
-) -> dict[str, object]:
-    return {
-        "asset": asset,
-        "partition": partition,
-        "inputs": sorted({str(event_id) for event_id in input_event_ids}),
-        "code_version": code_version,
-        "request_id": request_id,
-    }
+def _json(value: object) -> str:
+    """``value`` as ``_canonical`` spells it inside its JSON text.
+
+    The canonical texts are built piece by piece (they are hashed for every run), so each piece
+    must be exactly what ``_canonical``, i.e. ``json.dumps`` with sorted keys, no spaces and
+    ASCII escapes, writes; a unit test holds the two together.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _string(value)
+    return _canonical(value)
 
 
-def _canonical(fields: Mapping[str, object]) -> str:
+_string = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) uses
+
+
+def _canonical(fields: object) -> str:
     """One spelling per value: sorted keys, no spaces, JSON escapes (so no separator clashes)."""
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)

@@ -21,7 +21,6 @@ input declared unpartitioned, or the reverse) are kept in the state but mapped n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,13 +56,12 @@ class AssetShape(Protocol):
 
 def partitioned_inputs(spec: AssetShape, state: AssetState) -> frozenset[str]:
     """The inputs treated as partitioned: declared so, or learned so from the events seen."""
-    declared = {item.asset for item in spec.inputs if item.partitioned}
-    learning = {item.asset for item in spec.inputs if item.partitioned is None}
-    if learning:
-        declared.update(
-            asset for asset, partition in state.known if partition is not None and asset in learning
-        )
-    return frozenset(declared)
+    seen = state.partitioned_assets
+    return frozenset(
+        item.asset
+        for item in spec.inputs
+        if item.partitioned or (item.partitioned is None and item.asset in seen)
+    )
 
 
 def known_output_partitions(spec: AssetShape, state: AssetState) -> list[OutputPartition]:
@@ -76,7 +74,16 @@ def known_output_partitions(spec: AssetShape, state: AssetState) -> list[OutputP
         for asset, partition in state.known
         if partition is not None and asset in partitioned
     }
-    seen.update(_named(state.consumed), _named(state.last_run_at), _named(state.pending_since))
+    seen.update(
+        partition
+        for partition, record in state.partitions.items()
+        if partition is not None
+        and (
+            record.consumed is not None
+            or record.last_run_at is not None
+            or record.pending_since is not None
+        )
+    )
     return [*sorted(seen)]
 
 
@@ -113,6 +120,14 @@ def inputs_for(
             an unpartitioned one.
     """
     check_output_partition(spec, output_partition)
+    return gather_inputs(spec, state, output_partition)
+
+
+def gather_inputs(
+    spec: AssetShape, state: AssetState, output_partition: OutputPartition
+) -> dict[str, list[Observation]]:
+    """``inputs_for`` without checking ``output_partition``: for partitions the state itself
+    named (or that were checked already), since this runs for every decision."""
     partitioned = partitioned_inputs(spec, state)
     result: dict[str, list[Observation]] = {item.asset: [] for item in spec.inputs}
     aggregated: set[str] = set()
@@ -143,7 +158,3 @@ def check_output_partition(spec: AssetShape, output_partition: OutputPartition) 
         )
     if output_partition is not None:
         validate_partition_key(output_partition)
-
-
-def _named(partitions: Iterable[OutputPartition]) -> set[str]:
-    return {partition for partition in partitions if partition is not None}

@@ -8,14 +8,16 @@ given, so it is tested here in microseconds and behaves the same in production a
 The runtime, per input event::
 
     observation = Observation.from_event(event)
-    new_state = absorb(spec, state, observation, now)
+    new_state, affected = absorb_affected(spec, state, observation, now)
     if new_state is not state:          # duplicates, older and CHECKED events change nothing
-        decision = decide(spec, new_state, now, changed=observation)
+        decision = decide(spec, new_state, now, only=affected)
 
-and again with ``changed=None`` after restoring the state and at ``decision.wake_at``. It starts
-each planned run unless that output partition already has one in flight, and once the output
-event is acknowledged it keeps
-``state.record_run(run.output_partition, run.input_event_ids, at=<the now it was planned at>)``.
+and again with neither ``changed`` nor ``only`` (every known partition) after restoring the
+state and at ``decision.wake_at``. It starts each planned run unless that output partition
+already has one in flight, and once the output event is acknowledged it keeps
+``state.record_run(run.output_partition, run.input_event_ids, at=<the now it was planned at>)``
+and decides again for that one partition (``only=[run.output_partition]``): a run changes
+nothing for the others, and a shard may hold thousands of them.
 
 Whatever the policy, a partition with a missing input or an input whose latest event is
 ``FAILED`` does not run; it is reported as blocked with the reason.
@@ -24,9 +26,10 @@ Whatever the policy, a partition with a missing input or an input whose latest e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from types import MappingProxyType
 from typing import Protocol
 from uuid import UUID
@@ -40,7 +43,7 @@ from choreo.runtime.partitions import (
     InputSpec,
     affected_partitions,
     check_output_partition,
-    inputs_for,
+    gather_inputs,
     known_output_partitions,
 )
 from choreo.runtime.state import AssetState, Observation, OutputPartition
@@ -269,13 +272,17 @@ class PlannedRun:
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", MappingProxyType(dict(self.inputs)))
 
-    @property
+    @cached_property
     def input_event_ids(self) -> frozenset[UUID]:
         """The input events this run consumes: what ``AssetState.record_run`` takes."""
         return frozenset(item.event_id for items in self.inputs.values() for item in items)
 
     def input_versions(self) -> tuple[InputVersion, ...]:
         """The inputs as the output event's ``inputs`` field lists them."""
+        return self._versions
+
+    @cached_property
+    def _versions(self) -> tuple[InputVersion, ...]:
         return tuple(item.as_input_version() for items in self.inputs.values() for item in items)
 
 
@@ -303,15 +310,31 @@ def absorb(
 
     Returns ``state`` itself when the observation changes nothing (duplicate, older, CHECKED).
     """
+    return absorb_affected(spec, state, observation, now)[0]
+
+
+def absorb_affected(
+    spec: AssetSpec, state: AssetState, observation: Observation, now: datetime
+) -> tuple[AssetState, list[OutputPartition]]:
+    """``absorb``, also saying which output partitions it marked changed (sorted).
+
+    They are the partitions to decide again and the ones whose stored state changed; none when
+    the state is returned as it was, or when the observation maps to no output partition.
+    """
     observed = state.observe(observation)
     if observed is state:
-        return state
+        return state, []
     affected = affected_partitions(spec, observed, observation)
-    return observed.mark_changed(affected, now) if affected else observed
+    return (observed.mark_changed(affected, now) if affected else observed), affected
 
 
 def decide(
-    spec: AssetSpec, state: AssetState, now: datetime, changed: Observation | None = None
+    spec: AssetSpec,
+    state: AssetState,
+    now: datetime,
+    changed: Observation | None = None,
+    *,
+    only: Iterable[OutputPartition] | None = None,
 ) -> Decision:
     """Decide which output partitions run now.
 
@@ -321,9 +344,13 @@ def decide(
         now: the current time (aware); never read from a clock here.
         changed: the observation that prompted the call; only the partitions it affects are
             decided. ``None`` (after a restore, at ``wake_at``) decides every known partition.
+        only: decide exactly these partitions (known to the state, or checked already), e.g.
+            the one whose run was just recorded; takes precedence over ``changed``.
     """
     now = _utc(now)
-    if changed is None:
+    if only is not None:
+        partitions: Iterable[OutputPartition] = only
+    elif changed is None:
         partitions = known_output_partitions(spec, state)
     else:
         partitions = affected_partitions(spec, state, changed)
@@ -336,15 +363,16 @@ def decide(
         if problem:
             blocked.append(Blocked(partition, problem))
             continue
+        record = state.partition(partition)
         verdict = spec.policy.evaluate(
             Candidate(
                 output_partition=partition,
                 inputs=inputs,
-                consumed=state.consumed.get(partition, frozenset()),
+                consumed=record.consumed or frozenset(),
                 now=now,
-                pending_since=state.pending_since.get(partition),
-                last_changed_at=state.last_changed_at.get(partition),
-                last_run_at=state.last_run_at.get(partition),
+                pending_since=record.pending_since,
+                last_changed_at=record.last_changed_at,
+                last_run_at=record.last_run_at,
             )
         )
         if verdict.blocked is not None:
@@ -428,7 +456,7 @@ def _then(inner: TriggerPolicy) -> str:
 
 
 def _inputs(spec: AssetSpec, state: AssetState, partition: OutputPartition) -> Inputs:
-    return {asset: tuple(items) for asset, items in inputs_for(spec, state, partition).items()}
+    return {asset: tuple(items) for asset, items in gather_inputs(spec, state, partition).items()}
 
 
 def _problem(spec: AssetSpec, inputs: Inputs) -> str | None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from choreo.events.models import EventKind, InputVersion
-from choreo.runtime.identity import derive_version, output_event_id, run_id_for
+from choreo.runtime.identity import RunIdentity, derive_version, output_event_id, run_id_for
 from choreo.runtime.state import Observation
 
 A = uuid.UUID("00000000-0000-4000-8000-00000000000a")
@@ -132,4 +136,90 @@ def test_derived_version_reads_observations_and_input_versions_alike() -> None:
     observation = Observation("shop.orders", "p1", "v1", A, EventKind.UPDATED, moment)
     assert derive_version("shop.summary", None, [observation], "1", None) == derive_version(
         "shop.summary", None, [_iv("shop.orders", "v1", "p1")], "1", None
+    )
+
+
+def _reference_canonical(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+_texts = st.one_of(st.none(), st.text(max_size=12))
+_uuids = st.lists(st.uuids(), max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.from_regex(r"[a-z0-9_]{1,8}(\.[a-z0-9_]{1,8}){0,2}", fullmatch=True),
+    _texts,
+    _uuids,
+    _texts,
+    _texts,
+)
+def test_names_match_the_json_canonical_form(
+    asset: str,
+    partition: str | None,
+    ids: list[uuid.UUID],
+    code_version: str | None,
+    request_id: str | None,
+) -> None:
+    """The run and event names hash exactly ``json.dumps(sort_keys, no spaces, ASCII)`` of the
+    run's fields, however odd the text (quotes, escapes, non-ASCII): the wire contract."""
+    fields: dict[str, Any] = {
+        "asset": asset,
+        "partition": partition,
+        "inputs": sorted({str(i) for i in ids}),
+        "code_version": code_version,
+        "request_id": request_id,
+    }
+    run_ns = uuid.uuid5(uuid.NAMESPACE_URL, "urn:choreo:run")
+    event_ns = uuid.uuid5(uuid.NAMESPACE_URL, "urn:choreo:output-event")
+    identity = RunIdentity.of(asset, partition, ids, code_version, request_id)
+    assert identity.run_id == str(uuid.uuid5(run_ns, _reference_canonical(fields)))
+    for kind in EventKind:
+        expected = uuid.uuid5(event_ns, _reference_canonical({**fields, "kind": kind.value}))
+        assert identity.event_id(kind) == expected
+        assert output_event_id(asset, partition, ids, code_version, request_id, kind=kind) == (
+            expected
+        )
+
+
+_partition_keys = st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9_:=+/-]{1,8}", fullmatch=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["shop.orders", "shop.customers"]),
+            _partition_keys,
+            st.text(min_size=1, max_size=6),
+        ),
+        max_size=4,
+    ),
+    _texts,
+    _texts,
+    _texts,
+)
+def test_derived_version_matches_the_json_canonical_form(
+    inputs: list[tuple[str, str | None, str]],
+    partition: str | None,
+    code_version: str | None,
+    location: str | None,
+) -> None:
+    """A derived version is the SHA-256 of the JSON canonical form of what it was built from."""
+    versions = sorted({(a, p or "", p is None, v) for a, p, v in inputs})
+    payload = {
+        "asset": "shop.summary",
+        "partition": partition,
+        "inputs": [list(item) for item in versions],
+        "code_version": code_version,
+        "location": location,
+    }
+    expected = hashlib.sha256(_reference_canonical(payload).encode()).hexdigest()[:16]
+    moment = datetime(2026, 11, 20, tzinfo=UTC)
+    observations = [
+        Observation(a, p, v, uuid.uuid4(), EventKind.UPDATED, moment) for a, p, v in inputs
+    ]
+    assert derive_version("shop.summary", partition, observations, code_version, location) == (
+        expected
     )

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from choreo.errors import CodecError, InvalidInputError
 from choreo.events.models import AssetEvent, EventKind, InputVersion, ProducerInfo
-from choreo.runtime.state import AssetState, Observation
+from choreo.runtime.state import AssetState, Observation, PartitionState
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
@@ -160,6 +160,40 @@ def test_mappings_are_read_only() -> None:
     state = AssetState(known={})
     with pytest.raises(TypeError):
         state.known[("shop.orders", None)] = obs()  # type: ignore[index]
+
+
+def test_states_cannot_be_changed_in_place() -> None:
+    """Attributes cannot be reassigned either."""
+    state = AssetState()
+    with pytest.raises(AttributeError):
+        state.known = state.known
+
+
+def test_a_change_shares_what_it_did_not_touch() -> None:
+    """A run record leaves the observations as they were: the new state shares them."""
+    state = AssetState().observe(obs(partition="p1")).mark_changed(["p1"], T0)
+    after = state.record_run("p1", [uuid.uuid4()], T0)
+    assert after.known is state.known
+
+
+def test_partition_views_read_one_record_per_partition() -> None:
+    """``consumed``, ``pending_since``, ``last_changed_at`` and ``last_run_at`` are views of
+    each output partition's ``PartitionState``."""
+    event_id = uuid.uuid4()
+    state = AssetState().mark_changed(["p1", "p2"], T0).record_run("p1", [event_id], T0)
+    assert state.partition("p1") == PartitionState(consumed=frozenset({event_id}), last_run_at=T0)
+    assert state.partition("p2") == PartitionState(pending_since=T0, last_changed_at=T0)
+    assert state.partition("p3") == PartitionState()
+    assert dict(state.consumed) == {"p1": frozenset({event_id})}
+    assert len(state.pending_since) == 1
+    assert "p1" not in state.pending_since
+    assert state.last_run_at.get("p2") is None
+    assert state == AssetState(
+        consumed={"p1": [event_id]},
+        pending_since={"p2": T0},
+        last_changed_at={"p2": T0},
+        last_run_at={"p1": T0},
+    )
 
 
 def test_known_keys_must_match_their_observation() -> None:

@@ -25,6 +25,7 @@ from choreo.runtime.triggers import (
     Predicate,
     TriggerPolicy,
     absorb,
+    absorb_affected,
     decide,
     parse_trigger,
     plan_requested,
@@ -188,6 +189,38 @@ def test_changed_limits_the_decision_to_its_partitions() -> None:
     p2 = state.known[("shop.orders", "p2")]
     assert ran(decide(spec, state, T0, changed=p2)) == ["p2"]
     assert ran(decide(spec, state, T0)) == ["p1", "p2"]
+
+
+def test_only_decides_exactly_the_partitions_named() -> None:
+    """``only`` (what the runtime passes after a run) decides those partitions and no others,
+    whatever ``changed`` says."""
+    spec = summary(partitioned=True)
+    state = AssetState()
+    for observation in (obs("shop.customers"), obs("shop.orders", "p1"), obs("shop.orders", "p2")):
+        state = absorb(spec, state, observation, T0)
+    p2 = state.known[("shop.orders", "p2")]
+    assert ran(decide(spec, state, T0, only=["p1"])) == ["p1"]
+    assert ran(decide(spec, state, T0, changed=p2, only=["p1"])) == ["p1"]
+    assert ran(decide(spec, state, T0, only=[])) == []
+
+
+def test_absorb_affected_names_the_partitions_it_marked() -> None:
+    """``absorb_affected`` gives ``absorb``'s state and the output partitions it marked
+    changed; none for an event that changes nothing or maps nowhere."""
+    spec = summary(partitioned=True)
+    state = AssetState()
+    for observation in (obs("shop.orders", "p1"), obs("shop.orders", "p2")):
+        state = absorb(spec, state, observation, T0)
+    customers = obs("shop.customers")
+    new, affected = absorb_affected(spec, state, customers, T0)
+    assert new == absorb(spec, state, customers, T0)
+    assert affected == ["p1", "p2"]
+    assert set(new.pending_since) == {"p1", "p2"}
+    assert absorb_affected(spec, new, customers, T0) == (new, [])
+    stray = obs("shop.customers", "p9")  # a partitioned event of an unpartitioned input
+    mapped_nowhere, nothing = absorb_affected(spec, new, stray, T0)
+    assert mapped_nowhere is not new
+    assert nothing == []
 
 
 def test_unpartitioned_input_change_reruns_every_known_partition() -> None:
