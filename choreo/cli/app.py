@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from choreo.cli import broker, dev, emit, lineage, materialize, run, tail, topics
+from choreo.cli import broker, collector, dev, emit, lineage, materialize, run, tail, topics
 from choreo.logs import configure_logging
 
 app = typer.Typer(
@@ -41,6 +41,7 @@ tail.register(app)
 run.register(app)
 materialize.register(app)
 dev.register(app)
+collector.register(app)
 app.add_typer(topics.app, name="topics")
 app.add_typer(lineage.app, name="lineage")
 

@@ -9,10 +9,14 @@ from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 
 from choreo.cli.exits import guarded
+from choreo.collector.http import DEFAULT_PORT, collector_server, create_app
 from choreo.collector.ingest import DEFAULT_BATCH_SIZE, Collector
+from choreo.collector.queries import LineageQueries
 from choreo.collector.store import DEFAULT_URL, Store
+from choreo.collector.web import STATIC_DIR
 from choreo.logs import configure_logging
 from choreo.settings import load_settings
 
@@ -23,15 +27,19 @@ Serve = Callable[[], None]
 """Serves until SIGTERM or Ctrl-C, then returns (e.g. uvicorn's ``Server.run``)."""
 
 
-def server_for(store: Store, collector: Collector) -> Serve | None:
-    """What serves the HTTP API and web page over ``store``, or ``None`` while there is none.
-
-    The HTTP side (``choreo.collector.http``) plugs in here: it reads ``store.engine``, answers
-    ``/healthz`` from ``collector.ingest_lag().as_dict()`` and exposes ``collector.metrics``'s
-    registry on ``/metrics``.
-    """
-    del store, collector
-    return None
+def server_for(
+    store: Store, collector: Collector, *, host: str, port: int, token: SecretStr | None
+) -> Serve:
+    """The HTTP API and web page over ``store``: ``/healthz`` answers from the collector's
+    ingest lag and ``/metrics`` shows its ingest counters beside the per-asset series."""
+    app = create_app(
+        LineageQueries(store),
+        token=token,
+        health=lambda: collector.ingest_lag().as_dict(),
+        metrics_registry=collector.metrics.registry,
+        static_dir=STATIC_DIR,
+    )
+    return collector_server(app, host, port).run
 
 
 def run_collector(collector: Collector, serve: Serve | None) -> None:
@@ -84,8 +92,14 @@ def collector(
     ] = None,
     serve: Annotated[
         bool,
-        typer.Option("--serve/--no-serve", help="Also serve the HTTP API (--no-serve: ingest)."),
+        typer.Option(
+            "--serve/--no-serve", help="Also serve the HTTP API and web page (--no-serve: ingest)."
+        ),
     ] = True,
+    host: Annotated[str, typer.Option(help="Address the API and web page listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port of the API and web page.", min=0)] = DEFAULT_PORT,
     batch_size: Annotated[
         int, typer.Option(help="Records stored per transaction at most.", min=1)
     ] = DEFAULT_BATCH_SIZE,
@@ -106,12 +120,16 @@ def collector(
         store = Store(db or settings.collector_db)
         try:
             ingest = Collector(settings, store, group_id=group, batch_size=batch_size)
-            server = server_for(store, ingest) if serve else None
-            if serve and server is None:
-                typer.echo("the HTTP API is not available yet: ingesting only", err=True)
+            server = (
+                server_for(store, ingest, host=host, port=port, token=settings.collector_token)
+                if serve
+                else None
+            )
             typer.echo(
                 f"collector: storing into {store.url} (consumer group {ingest.group_id})", err=True
             )
+            if server is not None:
+                typer.echo(f"collector: page and API at http://{host}:{port}/", err=True)
             run_collector(ingest, server)
         finally:
             store.close()

@@ -40,13 +40,6 @@ SOURCES = ("choreo", "services")
 VARIABLE = re.compile(r"\bCHOREO_[A-Z0-9_]+")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
 HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(\d+)/healthz")
-#: The compose file runs the collector as it will be: registered in ``choreo`` and serving HTTP
-#: on ``--host``/``--port``. Until then these checks fail, and say so; strict, so that the day
-#: they pass the marker must go.
-COLLECTOR_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="`choreo collector` is not registered in choreo.cli.app yet, nor has --host/--port",
-)
 EXPECTED_SERVICES = {"kafka", "postgres", "collector", "summary", "forecast", "ingest"}
 
 
@@ -129,10 +122,7 @@ def test_the_stack_has_its_services() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(name, marks=COLLECTOR_PENDING) if name == "collector" else name
-        for name in sorted(choreo_services())
-    ],
+    sorted(choreo_services()),
 )
 def test_choreo_commands_parse_with_the_real_cli(name: str) -> None:
     """Each choreo command names a real subcommand, with options and values it accepts."""
@@ -197,7 +187,7 @@ def test_published_ports_are_unique() -> None:
     [
         ("summary", "metrics_port"),
         ("forecast", "metrics_port"),
-        pytest.param("collector", "port", marks=COLLECTOR_PENDING),
+        ("collector", "port"),
     ],
 )
 def test_published_port_is_the_port_the_command_binds(name: str, option: str) -> None:
@@ -231,7 +221,6 @@ def test_kafka_is_the_version_the_tests_run() -> None:
     assert SERVICES["kafka"]["image"] == f"apache/kafka:{DEFAULT_VERSION}"
 
 
-@COLLECTOR_PENDING
 def test_collector_stores_into_the_compose_postgres() -> None:
     """The collector's --db URL names the postgres service, its database and its user."""
     url = urlsplit(parsed("collector")["db"])
