@@ -44,6 +44,9 @@ class DevOptions:
     port: int = 9092
     logs: Path = field(default_factory=lambda: Path(".choreo/logs"))
     duration: float | None = None
+    collector: bool = True
+    collector_port: int = 8350
+    collector_db: str = "sqlite:///.choreo/collector.db"
 
 
 def describe(event: AssetEvent) -> str:
@@ -107,6 +110,8 @@ class DevSession:
             TopicAdmin(self.settings).ensure(assets)
             tail = AssetTail(self.settings, pattern=".", from_beginning=False)
             try:
+                if self.options.collector:
+                    self._start_collector()
                 self._start_services(found)
                 if self.options.ingest:
                     self._run_ingest()
@@ -139,6 +144,31 @@ class DevSession:
                     stderr=sink,
                 )
             self._err(f"service: {name} ({path}, pid {self._children[name].pid}, log {log_path})")
+
+    def _start_collector(self) -> None:
+        """The lineage collector, with its web page, as one more child process."""
+        self.options.logs.mkdir(parents=True, exist_ok=True)
+        log_path = self.options.logs / "collector.log"
+        port = str(self.options.collector_port)
+        with log_path.open("ab") as sink:
+            self._children["collector"] = subprocess.Popen(  # noqa: S603 - our own CLI
+                [
+                    sys.executable,
+                    "-m",
+                    "choreo",
+                    "collector",
+                    "--db",
+                    self.options.collector_db,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    port,
+                ],
+                env=self._env(),
+                stdout=sink,
+                stderr=sink,
+            )
+        self._err(f"collector: http://127.0.0.1:{port}/ (lineage graph; log {log_path})")
 
     def _run_ingest(self) -> None:
         for script in sorted(self.options.folder.rglob("ingest.py")):

@@ -26,14 +26,21 @@ def dev(
     duration: Annotated[
         float | None, typer.Option("--for", help="Stop by itself after this many seconds.")
     ] = None,
+    collector: Annotated[
+        bool, typer.Option(help="Also run the lineage collector and its web page.")
+    ] = True,
+    collector_port: Annotated[
+        int, typer.Option(help="Port of the collector's web page and API.", min=1)
+    ] = 8350,
 ) -> None:
-    """Start a broker, every service in FOLDER, the example's ingest, and show the cascade.
+    """Start a broker, the collector, every service in FOLDER, the example's ingest; show it all.
 
     The embedded broker is started unless CHOREO_BOOTSTRAP_SERVERS is set. Each service runs as
-    its own `choreo run` process with its log in .choreo/logs/. Every announcement is printed as
-    one line: what was rebuilt, from which input versions, by which service. Ctrl-C (or SIGTERM)
-    stops the services cleanly, then the broker; the exit code is then 130 (0 after SIGTERM or
-    --for).
+    its own `choreo run` process with its log in .choreo/logs/; the lineage collector stores into
+    .choreo/collector.db and serves the graph at http://127.0.0.1:8350/. Every announcement is
+    printed as one line: what was rebuilt, from which input versions, by which service.
+    Ctrl-C (or SIGTERM) stops the services and the collector cleanly, then the broker; the exit
+    code is then 130 (0 after SIGTERM or --for).
     """
     if not folder.is_dir():
         typer.echo(f"error: no such folder {folder}", err=True)
@@ -42,7 +49,14 @@ def dev(
     def run() -> bool:
         session = DevSession(
             load_settings(),
-            DevOptions(folder=folder, ingest=ingest, port=port, duration=duration),
+            DevOptions(
+                folder=folder,
+                ingest=ingest,
+                port=port,
+                duration=duration,
+                collector=collector,
+                collector_port=collector_port,
+            ),
             broker_configured="CHOREO_BOOTSTRAP_SERVERS" in os.environ,
             out=typer.echo,
             err=lambda line: typer.echo(line, err=True),
