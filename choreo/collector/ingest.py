@@ -388,7 +388,8 @@ class Collector:
             topic, partition, offset = position(message)
             if (topic, partition) not in self._positions:
                 continue  # revoked after it was fetched: its new owner reads it from the store
-            content = self._content(topic, message.key(), message.value())
+            key, value = message.key(), message.value()
+            content = self._content(topic, key, value)
             if isinstance(content, Rejected):
                 log.warning(
                     "record.rejected",
@@ -397,7 +398,7 @@ class Collector:
                     offset=offset,
                     error=content.reason,
                 )
-            batch.append(Consumed(topic, partition, offset, content))
+            batch.append(Consumed(topic, partition, offset, content, key, value))
         return batch
 
     def _content(self, topic: str, key: bytes | None, value: bytes | None) -> Content:
@@ -405,15 +406,13 @@ class Collector:
         if topic == self.declarations:
             if value is None:  # a tombstone: the asset's declaration is withdrawn
                 return self._retirement(key)
-            return self._decoded(topic, key, value, AssetDeclared)
+            return self._decoded(topic, value, AssetDeclared)
         owner = asset_from_topic(self._prefix, topic)
         if owner is None:
-            return Rejected(f"{topic} is no asset's topic (not a valid asset key)", key, value)
-        record = self._decoded(topic, key, value, AssetEvent)
+            return Rejected(f"{topic} is no asset's topic (not a valid asset key)")
+        record = self._decoded(topic, value, AssetEvent)
         if isinstance(record, AssetEvent) and record.asset != owner:
-            return Rejected(
-                f"an event of {record.asset} on {topic}, the topic of {owner}", key, value
-            )
+            return Rejected(f"an event of {record.asset} on {topic}, the topic of {owner}")
         return record
 
     @staticmethod
@@ -422,24 +421,18 @@ class Collector:
         try:
             return Retired(validate_asset_key(name))
         except InvalidInputError as exc:
-            return Rejected(f"tombstone whose key is no asset key: {exc}", key, None)
+            return Rejected(f"tombstone whose key is no asset key: {exc}")
 
     def _decoded(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        expected: type[AssetEvent | AssetDeclared],
+        self, topic: str, value: bytes | None, expected: type[AssetEvent | AssetDeclared]
     ) -> Content:
         try:
             record = self._codec.decode(value or b"")
         except CodecError as exc:
-            return Rejected(str(exc), key, value)
+            return Rejected(str(exc))
         if not isinstance(record, expected):
             return Rejected(
-                f"a {type(record).__name__} on {topic}, which carries {expected.__name__}s",
-                key,
-                value,
+                f"a {type(record).__name__} on {topic}, which carries {expected.__name__}s"
             )
         return record
 

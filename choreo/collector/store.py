@@ -30,6 +30,7 @@ import structlog
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
     and_,
     bindparam,
     case,
@@ -108,8 +109,6 @@ class Rejected:
     """A record the collector could not use, and why."""
 
     reason: str
-    key: bytes | None = None
-    value: bytes | None = None
 
 
 Content = AssetEvent | AssetDeclared | Retired | Rejected
@@ -118,12 +117,15 @@ Content = AssetEvent | AssetDeclared | Retired | Rejected
 
 @dataclass(frozen=True, slots=True)
 class Consumed:
-    """One record read from Kafka: where it was, and what it held."""
+    """One record read from Kafka: where it was, what it held, and its bytes (kept with the
+    reason when it cannot be stored)."""
 
     topic: str
     partition: int
     offset: int
     content: Content
+    key: bytes | None = None
+    value: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,54 @@ def _later(new: ColumnElement[Any], old: ColumnElement[Any]) -> ColumnElement[An
     return case((new > old, new), else_=old)
 
 
+def _limit(column: str, table: Table = events) -> int:
+    length = getattr(table.c[column].type, "length", None)
+    if not isinstance(length, int):
+        raise TypeError(f"{table.name}.{column} has no length")
+    return length
+
+
+# The longest texts the bounded columns take (PostgreSQL refuses longer ones; SQLite would keep
+# them): a record with a longer one is rejected rather than failing its whole batch for ever.
+# Asset and partition keys are validated shorter than their columns already.
+_VERSION_MAX = _limit("version")
+_NAME_MAX = _limit("producer_service")
+_ERROR_TYPE_MAX = _limit("error_type")
+_TRIGGER_MAX = _limit("trigger", assets)
+if {_limit(c) for c in ("producer_instance", "code_version", "run_id")} | {
+    _limit(c, assets) for c in ("service", "owner", "code_version")
+} != {_NAME_MAX} or _limit("version", event_inputs) != _VERSION_MAX:
+    raise TypeError("collector column lengths changed: update unstorable()")
+
+
+def unstorable(record: AssetEvent | AssetDeclared) -> str | None:
+    """Why ``record`` does not fit the collector's columns, or ``None`` when it does."""
+    if isinstance(record, AssetEvent):
+        producer, error = record.producer, record.error
+        texts: list[tuple[str, str | None, int]] = [
+            ("version", record.version, _VERSION_MAX),
+            ("producer.service", producer.service, _NAME_MAX),
+            ("producer.instance", producer.instance, _NAME_MAX),
+            ("producer.code_version", producer.code_version, _NAME_MAX),
+            ("run_id", record.run_id, _NAME_MAX),
+            ("error.type", None if error is None else error.type, _ERROR_TYPE_MAX),
+        ]
+        texts.extend(
+            (f"inputs[{i}].version", v.version, _VERSION_MAX) for i, v in enumerate(record.inputs)
+        )
+    else:
+        texts = [
+            ("service", record.service, _NAME_MAX),
+            ("owner", record.owner, _NAME_MAX),
+            ("code_version", record.code_version, _NAME_MAX),
+            ("trigger", record.trigger, _TRIGGER_MAX),
+        ]
+    for name, value, limit in texts:
+        if value is not None and len(value) > limit:
+            return f"{name} is {len(value)} characters; the collector stores at most {limit}"
+    return None
+
+
 EventRow = tuple[Any, ...]
 """A row of ``choreo_events``: the values of ``_EVENT_COLUMNS``, in that order."""
 _EVENT_COLUMNS = (
@@ -210,13 +260,23 @@ class _Plan:
         self.declared = self.retired = 0
         # asset -> when a declaration (even one withdrawn later in the batch) first named it
         self.declared_seen: dict[str, int] = {}
-        self.rejected: dict[tuple[str, int, int], Rejected] = {}
+        # (topic, partition, offset) -> the record and why it cannot be stored
+        self.rejected: dict[tuple[str, int, int], tuple[Consumed, str]] = {}
         self.offsets: dict[tuple[str, int], int] = {}
         for item in batch:
             where = (item.topic, item.partition)
             if item.offset >= self.offsets.get(where, 0):
                 self.offsets[where] = item.offset + 1
             content = item.content
+            if isinstance(content, AssetEvent | AssetDeclared) and (reason := unstorable(content)):
+                content = Rejected(reason)
+                log.warning(
+                    "record.rejected",
+                    topic=item.topic,
+                    partition=item.partition,
+                    offset=item.offset,
+                    error=reason,
+                )
             if isinstance(content, AssetEvent):
                 event_id = str(content.event_id)
                 if event_id in self.events:
@@ -233,7 +293,7 @@ class _Plan:
                 self.declarations[content.asset] = content
                 self.retired += 1
             else:
-                self.rejected[(item.topic, item.partition, item.offset)] = content
+                self.rejected[(item.topic, item.partition, item.offset)] = (item, content.reason)
 
     def _event_row(self, event_id: str, item: Consumed, e: AssetEvent) -> EventRow:
         error, producer, partition, correlation = e.error, e.producer, e.partition, e.correlation_id
@@ -719,21 +779,22 @@ class Store:
             conn.execute(s.declared_edges, [{"downstream": d, "upstream": u} for d, u in edges])
 
     @staticmethod
+    @staticmethod
     def _rejected_rows(
-        found: Mapping[tuple[str, int, int], Rejected], now_ms: int
+        found: Mapping[tuple[str, int, int], tuple[Consumed, str]], now_ms: int
     ) -> list[dict[str, Any]]:
         return [
             {
                 "topic": topic,
                 "kafka_partition": partition,
                 "kafka_offset": offset,
-                "reason": r.reason,
-                "key": r.key,
-                "value": None if r.value is None else r.value[:REJECTED_VALUE_MAX],
-                "value_size": 0 if r.value is None else len(r.value),
+                "reason": reason,
+                "key": item.key,
+                "value": None if item.value is None else item.value[:REJECTED_VALUE_MAX],
+                "value_size": 0 if item.value is None else len(item.value),
                 "rejected_at_ms": now_ms,
             }
-            for (topic, partition, offset), r in sorted(found.items())
+            for (topic, partition, offset), (item, reason) in sorted(found.items())
         ]
 
     def _unavailable(self, exc: DBAPIError) -> StoreUnavailableError:

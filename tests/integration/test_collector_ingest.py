@@ -225,30 +225,32 @@ def test_an_event_sent_twice_is_stored_and_counted_once(
 def test_a_poison_record_is_kept_and_counted_and_ingestion_goes_on(
     settings: Settings, store_url: str, group_id: str
 ) -> None:
-    """Undecodable bytes, and an event on another asset's topic, land in ``choreo_rejected``
-    with their position; the events after them are stored and the offsets move past all."""
+    """Undecodable bytes, an event on another asset's topic and one too long for its columns
+    land in ``choreo_rejected`` with their position and bytes; the events around them are
+    stored and the offsets move past all."""
     topic = asset_topic(settings.topic_prefix, "shop.orders")
     with Emitter(settings) as emitter:
         emitter.updated("shop.orders", version="before")
         misplaced = emitter.updated("shop.customers", version="elsewhere")
         producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
         producer.produce(topic, key=b"orders", value=b"not avro at all", partition=0)
-        producer.produce(
-            topic,
-            key=b"orders",
-            value=AvroCodec().encode(misplaced),
-            partition=0,
-        )
+        producer.produce(topic, key=b"orders", value=AvroCodec().encode(misplaced), partition=0)
         assert producer.flush(10) == 0
+        emitter.updated("shop.orders", version="v" * 600)
         after = emitter.updated("shop.orders", version="after")
     with collecting(settings, store_url, group_id) as collector:
-        wait_until(lambda: collector.totals.rejected == 2, "two records rejected")
-        wait_until(lambda: collector.totals.stored == 3, "the three events stored")
-        rejected = sorted(rows(collector.store, tables.rejected), key=lambda r: r["kafka_offset"])
-        assert [(r["topic"], r["kafka_partition"]) for r in rejected] == [(topic, 0), (topic, 0)]
-        assert rejected[0]["value"] == b"not avro at all"
-        assert "unknown framing" in rejected[0]["reason"]
-        assert "an event of shop.customers" in rejected[1]["reason"]
+        wait_until(lambda: collector.totals.rejected == 3, "three records rejected")
+        wait_until(lambda: collector.totals.stored == 3, "the three other events stored")
+        rejected = {
+            row["reason"].split(":")[0]: row for row in rows(collector.store, tables.rejected)
+        }
+        assert set(rejected) == {
+            "unknown framing",
+            f"an event of shop.customers on {topic}, the topic of shop.orders",
+            "version is 600 characters; the collector stores at most 500",
+        }
+        assert rejected["unknown framing"]["value"] == b"not avro at all"
+        assert {(r["topic"], r["value_size"] > 0) for r in rejected.values()} == {(topic, True)}
         stored = {row["version"] for row in rows(collector.store, tables.events)}
         assert stored == {"before", "elsewhere", "after"}
         assert str(after.event_id) in {
@@ -258,7 +260,7 @@ def test_a_poison_record_is_kept_and_counted_and_ingestion_goes_on(
         assert offsets == end_offsets(
             settings, [topic, asset_topic(settings.topic_prefix, "shop.customers")]
         )
-        assert collector.ingest_lag().as_dict()["rejected"] == 2
+        assert collector.ingest_lag().as_dict()["rejected"] == 3
 
 
 def test_asset_topics_created_after_start_are_read(
@@ -316,7 +318,9 @@ def test_two_replicas_on_postgresql_share_partitions_and_store_each_event_once(
     ):
         wait_until(
             lambda: (
-                first.assigned | second.assigned == every and not first.assigned & second.assigned
+                bool(first.assigned and second.assigned)
+                and first.assigned | second.assigned == every
+                and not first.assigned & second.assigned
             ),
             "the partitions split between the replicas",
         )

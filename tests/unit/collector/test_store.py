@@ -58,6 +58,7 @@ def event(
     kind: EventKind = EventKind.UPDATED,
     inputs: Sequence[InputVersion] = (),
     event_id: uuid.UUID | None = None,
+    version: str | None = None,
     **fields: Any,
 ) -> AssetEvent:
     """An event ``at`` seconds after ``T0``."""
@@ -66,7 +67,7 @@ def event(
         kind=kind,
         asset=asset,
         partition=partition,
-        version=f"v{at}",
+        version=version or f"v{at}",
         occurred_at=T0 + timedelta(seconds=at),
         producer=PRODUCER,
         inputs=tuple(inputs),
@@ -309,7 +310,10 @@ def test_rejected_records_are_kept_once_and_cut_to_size(store: Store) -> None:
     """A rejected record is stored with its position, reason, key and the head of its value;
     reading it again stores it once; its offset still advances."""
     huge = b"x" * (tables.REJECTED_VALUE_MAX + 10)
-    records = batch(event(), Rejected("unknown framing", b"k", huge), start=7)
+    records = [
+        *batch(event(), start=7),
+        Consumed(TOPIC, 0, 8, Rejected("unknown framing"), key=b"k", value=huge),
+    ]
     assert store.ingest(records, GROUP) == IngestResult(stored=1, rejected=1)
     assert store.ingest(records[1:], GROUP) == IngestResult(rejected=1)
     [row] = rows(store, tables.rejected, drop=["rejected_at_ms"])
@@ -323,6 +327,30 @@ def test_rejected_records_are_kept_once_and_cut_to_size(store: Store) -> None:
         "value_size": len(huge),
     }
     assert store.committed_offsets(GROUP) == {(TOPIC, 0): 9}
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (event(version="v" * 501), "version is 501 characters; the collector stores at most 500"),
+        (event(run_id="r" * 201), "run_id is 201 characters"),
+        (event(inputs=[InputVersion(asset="shop.a", version="x" * 501)]), "inputs[0].version"),
+        (declared("shop.summary", owner="o" * 201), "owner is 201 characters"),
+    ],
+)
+def test_a_record_too_long_for_its_columns_is_rejected_not_fatal(
+    store: Store, content: AssetEvent | AssetDeclared, reason: str
+) -> None:
+    """A text longer than its column (which PostgreSQL would refuse, failing the batch for
+    ever) turns the record into a rejection kept with its bytes; the rest of the batch lands."""
+    records = [
+        Consumed(TOPIC, 0, 0, content, key=b"k", value=b"bytes"),
+        *batch(event(at=1), start=1),
+    ]
+    assert store.ingest(records, GROUP) == IngestResult(stored=1, rejected=1)
+    [row] = rows(store, tables.rejected)
+    assert reason in row["reason"]
+    assert (row["kafka_offset"], row["key"], row["value"]) == (0, b"k", b"bytes")
 
 
 def test_offsets_are_kept_per_group_and_partition(store: Store) -> None:
@@ -388,7 +416,7 @@ contents_strategy = st.one_of(
         st.lists(st.sampled_from(ASSETS), max_size=2),
     ),
     st.builds(Retired, st.sampled_from(ASSETS)),
-    st.just(Rejected("bad bytes", None, b"\x00")),
+    st.just(Rejected("bad bytes")),
 )
 
 
