@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -193,16 +193,21 @@ if {_limit(c) for c in ("producer_instance", "code_version", "run_id")} | {
 
 
 def unstorable(record: AssetEvent | AssetDeclared) -> str | None:
-    """Why ``record`` does not fit the collector's columns, or ``None`` when it does."""
+    """Why ``record`` cannot be stored as it is, or ``None`` when it can: a text longer than
+    its column, or one holding a NUL character (PostgreSQL refuses both; SQLite would keep them,
+    and the two stores keep the same records)."""
+    texts: list[tuple[str, str | None, int | None]]
     if isinstance(record, AssetEvent):
         producer, error = record.producer, record.error
-        texts: list[tuple[str, str | None, int]] = [
+        texts = [
             ("version", record.version, _VERSION_MAX),
             ("producer.service", producer.service, _NAME_MAX),
             ("producer.instance", producer.instance, _NAME_MAX),
             ("producer.code_version", producer.code_version, _NAME_MAX),
             ("run_id", record.run_id, _NAME_MAX),
+            ("location", record.location, None),
             ("error.type", None if error is None else error.type, _ERROR_TYPE_MAX),
+            ("error.message", None if error is None else error.message, None),
         ]
         texts.extend(
             (f"inputs[{i}].version", v.version, _VERSION_MAX) for i, v in enumerate(record.inputs)
@@ -211,12 +216,17 @@ def unstorable(record: AssetEvent | AssetDeclared) -> str | None:
         texts = [
             ("service", record.service, _NAME_MAX),
             ("owner", record.owner, _NAME_MAX),
+            ("description", record.description, None),
             ("code_version", record.code_version, _NAME_MAX),
             ("trigger", record.trigger, _TRIGGER_MAX),
         ]
     for name, value, limit in texts:
-        if value is not None and len(value) > limit:
+        if value is None:
+            continue
+        if limit is not None and len(value) > limit:
             return f"{name} is {len(value)} characters; the collector stores at most {limit}"
+        if "\x00" in value:
+            return f"{name} holds a NUL character, which the collector cannot store"
     return None
 
 
@@ -614,6 +624,10 @@ class Store:
                 "(PostgreSQL needs: pip install 'psycopg[binary]')"
             ) from exc
         self._statements = _Statements(self._engine)
+        # A value the database refuses: SQLAlchemy's wrapping, or the driver's own error where
+        # the driver is used directly (psycopg's executemany with returning).
+        driver = self._engine.dialect.loaded_dbapi
+        self._refusals: tuple[type[Exception], ...] = (DataError, driver.DataError)
 
     @staticmethod
     def _sqlite_engine(url: str, database: str | None) -> Engine:
@@ -665,6 +679,10 @@ class Store:
     def ingest(self, batch: Sequence[Consumed], group: str) -> IngestResult:
         """Store a batch and the offsets past it, all in one transaction.
 
+        Should the database refuse a value all the same, the batch is stored in halves, each in
+        its own transaction with its own offsets (so still exactly once), down to the record
+        it refuses, which is then kept as rejected: one bad value never stops the collector.
+
         Args:
             batch: Records in the order they were read.
             group: The consumer group whose offsets advance.
@@ -676,6 +694,26 @@ class Store:
         """
         if not batch:
             return IngestResult()
+        try:
+            return self._ingest(batch, group)
+        except Exception as exc:
+            if not isinstance(exc, self._refusals):
+                raise
+            if len(batch) > 1:
+                middle = len(batch) // 2
+                return self.ingest(batch[:middle], group) + self.ingest(batch[middle:], group)
+            item = batch[0]
+            reason = f"the database refused it: {getattr(exc, 'orig', None) or exc}"
+            log.warning(
+                "record.rejected",
+                topic=item.topic,
+                partition=item.partition,
+                offset=item.offset,
+                error=reason,
+            )
+            return self._ingest([replace(item, content=Rejected(reason))], group)
+
+    def _ingest(self, batch: Sequence[Consumed], group: str) -> IngestResult:
         plan = _Plan(batch, epoch_ms(datetime.now(UTC)))
         for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
             try:

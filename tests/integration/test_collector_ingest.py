@@ -1,4 +1,4 @@
-"""The collector against a real broker: what lands in which table, on SQLite and PostgreSQL."""
+"""The collector with a real broker and a real PostgreSQL: what lands in which table."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 
 from choreo import Emitter, InputVersion
 from choreo.codec import AvroCodec
+from choreo.collector import store as store_module
 from choreo.collector import tables
 from choreo.collector.ingest import Collector, CollectorOptions
-from choreo.collector.store import Store
-from choreo.events import AssetDeclared, ProducerInfo
+from choreo.collector.store import Consumed, IngestResult, Store
+from choreo.events import AssetDeclared, AssetEvent, ProducerInfo
 from choreo.events.topics import asset_topic, declarations_topic
 from choreo.kafka.admin import TopicAdmin
 from choreo.kafka.emitter import build_event
@@ -346,3 +347,25 @@ def test_two_replicas_on_postgresql_share_partitions_and_store_each_event_once(
         assert {(e["downstream"], e["upstream"]): e["events"] for e in edges} == {
             (asset, "shop.source"): PER_ASSET for asset in ASSETS
         }
+
+
+def test_a_value_the_database_refuses_is_found_and_rejected(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value PostgreSQL refuses, which the store did not foresee, fails only its own record:
+    the batch is split down to it, it is kept as rejected, and every other record is stored."""
+    monkeypatch.setattr(store_module, "unstorable", lambda _record: None)
+    producer = ProducerInfo(service="s", instance="i")
+    events = [
+        AssetEvent(asset="shop.a", version="v" * (600 if i == 5 else 1), producer=producer)
+        for i in range(8)
+    ]
+    with Store(postgres_url) as store:
+        store.create()
+        records = [Consumed("t.asset.shop.a", 0, i, e, b"k", b"v") for i, e in enumerate(events)]
+        assert store.ingest(records, "g") == IngestResult(stored=7, rejected=1)
+        [rejected] = rows(store, tables.rejected)
+        assert rejected["kafka_offset"] == 5
+        assert rejected["reason"].startswith("the database refused it: value too long")
+        assert count(store, tables.events) == 7
+        assert store.committed_offsets("g") == {("t.asset.shop.a", 0): 8}

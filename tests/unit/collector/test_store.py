@@ -336,6 +336,8 @@ def test_rejected_records_are_kept_once_and_cut_to_size(store: Store) -> None:
         (event(run_id="r" * 201), "run_id is 201 characters"),
         (event(inputs=[InputVersion(asset="shop.a", version="x" * 501)]), "inputs[0].version"),
         (declared("shop.summary", owner="o" * 201), "owner is 201 characters"),
+        (event(location="s3://a\x00b"), "location holds a NUL character"),
+        (declared("shop.summary", description="a\x00"), "description holds a NUL"),
     ],
 )
 def test_a_record_too_long_for_its_columns_is_rejected_not_fatal(
