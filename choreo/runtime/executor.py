@@ -1,20 +1,24 @@
 """Running asset functions off the consumer's poll thread, with retries and bounded concurrency.
 
 The poll thread must keep polling (or the group evicts the consumer), so a run is handed to a
-worker here and its outcome comes back later through ``on_done``. Sync functions run on a thread
-pool; async functions on one event loop in its own thread. Retries with exponential backoff happen
-inside the worker, so a 10-minute transformation, or a slow retry, never blocks the poll loop.
+worker here and its outcome comes back later through ``on_done``. Sync functions run on
+``max_concurrency`` worker threads; async functions on one event loop in its own thread. Retries
+with exponential backoff happen inside the worker, so a 10-minute transformation, or a slow
+retry, never blocks the poll loop.
+
+The workers take runs from one queue; a run costs a queue put and a get, not the futures and
+locks of ``concurrent.futures``, since a service may start thousands of runs a second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -49,6 +53,8 @@ class Failed:
 
 RunOutcome = Succeeded | Failed
 
+_Job = tuple[AssetDefinition, RunContext, list[InputArg], Callable[[RunOutcome], None]]
+
 
 def backoff_for(first: timedelta, attempt: int) -> float:
     """Seconds to wait before attempt ``attempt + 1``: doubling from ``first``, capped."""
@@ -60,12 +66,26 @@ class RunExecutor:
     """Executes runs on workers and reports outcomes through a callback."""
 
     def __init__(self, max_concurrency: int, *, sleep: Callable[[float], None] | None = None):
-        self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="choreo-run")
+        self._max_concurrency = max_concurrency
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._loop_lock = threading.Lock()
         self._sleep = sleep if sleep is not None else self._interruptible_sleep
+        self._busy = 0
+        self._finished = threading.Condition()
+
+    @property
+    def busy(self) -> int:
+        """Runs submitted whose ``on_done`` has not returned yet (waiting for a worker or not)."""
+        return self._busy
+
+    def wait_below(self, limit: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until fewer than ``limit`` runs are busy; say if so."""
+        with self._finished:
+            return self._finished.wait_for(lambda: self._busy < limit, timeout)
 
     def submit(
         self,
@@ -73,31 +93,35 @@ class RunExecutor:
         ctx: RunContext,
         args: list[InputArg],
         on_done: Callable[[RunOutcome], None],
-    ) -> Future[None]:
-        """Start a run; ``on_done`` is called from the worker with the outcome."""
-        return self._pool.submit(self._run, definition, ctx, args, on_done)
-
-    def _run(
-        self,
-        definition: AssetDefinition,
-        ctx: RunContext,
-        args: list[InputArg],
-        on_done: Callable[[RunOutcome], None],
     ) -> None:
+        """Start a run; ``on_done`` is called from the worker with the outcome."""
+        with self._finished:
+            self._busy += 1
+        if len(self._workers) < self._max_concurrency:
+            worker = threading.Thread(target=self._work, name="choreo-run", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        self._jobs.put((definition, ctx, args, on_done))
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            definition, ctx, args, on_done = job
+            try:
+                on_done(self.run(definition, ctx, args))
+            except Exception:  # a bug in on_done; the worker must go on
+                log.exception("run.on_done_failed", asset=ctx.asset, run_id=ctx.run_id)
+            finally:
+                with self._finished:
+                    self._busy -= 1
+                    self._finished.notify_all()
+
+    def run(self, definition: AssetDefinition, ctx: RunContext, args: list[InputArg]) -> RunOutcome:
+        """Run here, on the calling thread, with retries: the outcome (what workers report)."""
         started = time.perf_counter()
         attempts = definition.retries + 1
         outcome: RunOutcome | None = None
         for attempt in range(1, attempts + 1):
-            run_ctx = RunContext(
-                asset=ctx.asset,
-                partition=ctx.partition,
-                run_id=ctx.run_id,
-                attempt=attempt,
-                correlation_id=ctx.correlation_id,
-                request_id=ctx.request_id,
-                inputs=ctx.inputs,
-                log=ctx.log,
-            )
+            run_ctx = ctx if attempt == ctx.attempt else replace(ctx, attempt=attempt)
             try:
                 result = self._call(definition, run_ctx, args)
                 if not isinstance(result, Output):
@@ -126,7 +150,7 @@ class RunExecutor:
                 if self._stopping.is_set():
                     break
         assert outcome is not None  # noqa: S101 - the loop runs at least once
-        on_done(outcome)
+        return outcome
 
     def _call(self, definition: AssetDefinition, ctx: RunContext, args: list[InputArg]) -> Any:
         if definition.is_async:
@@ -154,9 +178,24 @@ class RunExecutor:
         self._stopping.wait(seconds)
 
     def shutdown(self, *, wait: bool = True) -> None:
-        """Stop retrying, let running attempts finish (if ``wait``), and stop the workers."""
+        """Stop retrying, drop runs not started yet, let running attempts finish (if ``wait``),
+        and stop the workers."""
         self._stopping.set()
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        dropped = 0
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            dropped += job is not None
+        with self._finished:
+            self._busy -= dropped
+            self._finished.notify_all()
+        for _ in self._workers:
+            self._jobs.put(None)
+        if wait:
+            for worker in self._workers:
+                worker.join()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._loop_thread is not None:

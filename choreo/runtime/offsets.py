@@ -36,14 +36,21 @@ class OffsetTracker:
 
     def read(self, where: TopicPartitionKey, offset: int) -> None:
         """A record was read (it is settled unless tickets are taken for it)."""
-        part = self._partitions.setdefault(where, _Partition())
-        part.next_offset = max(part.next_offset or 0, offset + 1)
+        part = self._partition(where)
+        if part.next_offset is None or offset >= part.next_offset:
+            part.next_offset = offset + 1
 
     def take(self, where: TopicPartitionKey, offset: int) -> Ticket:
         """Hold the record at ``offset`` until the returned ticket is settled."""
-        part = self._partitions.setdefault(where, _Partition())
+        part = self._partition(where)
         part.open[offset] = part.open.get(offset, 0) + 1
         return Ticket(where, offset)
+
+    def _partition(self, where: TopicPartitionKey) -> _Partition:
+        part = self._partitions.get(where)
+        if part is None:
+            part = self._partitions[where] = _Partition()
+        return part
 
     def settle(self, ticket: Ticket) -> None:
         """One piece of work of a record is durable."""

@@ -325,10 +325,8 @@ class Choreography:
                 self._apply(node, engine.on_event(event, None, self._now))
 
     def _execute(self, executor: RunExecutor, node: _Node, run: StartRun) -> None:
-        outcomes: list[RunOutcome] = []
         self._backoffs.clear()
-        executor.submit(run.definition, run.ctx, run.args, outcomes.append).result()
-        outcome = outcomes[0]
+        outcome = executor.run(run.definition, run.ctx, run.args)
         event = node.engine.output_event(run, outcome, self._stamp())
         self.runs.append(
             RunRecord(
