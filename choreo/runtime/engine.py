@@ -4,8 +4,9 @@ what each finished run announces.
 The Kafka runner feeds it decoded records and acknowledgements; ``choreo.testing`` feeds it an
 in-memory stream. Both therefore behave the same. State is held in shards, one per output asset
 and topic-partition index: a service replica holds the shards of the partitions the consumer
-group assigned to it, and each shard is what the runner writes to (and restores from) the
-changelog topic's partition of the same index.
+group assigned to it. The runner stores a shard in the changelog topic's partition of the same
+index, one record per output partition (``choreo.runtime.slices``); ``Effects.dirty`` names the
+output partitions whose record changed, so a change rewrites only those.
 
 Inputs are read one of two ways:
 
@@ -24,24 +25,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import structlog
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from choreo.events import AssetEvent, AssetRequest, ErrorInfo, EventKind, ProducerInfo
+from choreo.events.models import Metadata
 from choreo.runtime.executor import Failed, RunOutcome, Succeeded
-from choreo.runtime.identity import derive_version, output_event_id, run_id_for
+from choreo.runtime.identity import RunIdentity, derive_version
 from choreo.runtime.partitions import InputSpec, partitioned_inputs
-from choreo.runtime.state import AssetState, Observation, OutputPartition
-from choreo.runtime.triggers import AssetSpec, Blocked, PlannedRun, absorb, decide, plan_requested
-from choreo.service import AssetDefinition, InputArg, InputData, RunContext, Service
-
-log = structlog.get_logger(__name__)
+from choreo.runtime.slices import EventDetail, PartitionSlice, StoredRecord, merge
+from choreo.runtime.state import AssetState, Observation, OutputPartition, aware_utc
+from choreo.runtime.triggers import (
+    AssetSpec,
+    Blocked,
+    PlannedRun,
+    absorb_affected,
+    decide,
+    plan_requested,
+)
+from choreo.service import AssetDefinition, InputArg, InputData, Output, RunContext, Service
 
 ShardKey = tuple[str, int]
 """``(output asset, topic-partition index)``."""
-
-SNAPSHOT_FORMAT = 1
-"""Layout version of ``snapshot()``; bump it (and read the old one) when it changes."""
+SliceKey = tuple[str, int, OutputPartition]
+"""``(output asset, topic-partition index, output partition)``: one changelog record."""
 
 UNPARTITIONED_INDEX = 0
 """Shard (and request/changelog partition) of an unpartitioned asset."""
@@ -62,29 +68,54 @@ class StartRun:
     planned_at: datetime
     ctx: RunContext
     args: list[InputArg]
+    identity: RunIdentity
 
     @property
     def key(self) -> tuple[str, OutputPartition]:
         """``(asset, output partition)``: at most one run of each is in flight."""
         return (self.definition.key, self.planned.output_partition)
 
-
-@dataclass
-class _Detail:
-    """What an asset function needs of an input event beyond its version."""
-
-    location: str | None
-    metadata: Mapping[str, Any]
-    correlation_id: uuid.UUID | None
+    @property
+    def slice(self) -> SliceKey:
+        """The changelog record the run's outcome is kept in."""
+        return (self.shard[0], self.shard[1], self.planned.output_partition)
 
 
 @dataclass
 class Effects:
-    """What handling one record changed: runs to start and shards to write to the changelog."""
+    """What handling one record changed: runs to start and slices to write to the changelog."""
 
     runs: list[StartRun] = field(default_factory=list)
-    dirty: set[ShardKey] = field(default_factory=set)
+    dirty: set[SliceKey] = field(default_factory=set)
     blocked: list[tuple[str, Blocked]] = field(default_factory=list)
+
+
+class _UserOutput(BaseModel):
+    """The fields of an output event that the asset function chose, typed as ``AssetEvent``
+    types them: the only part of a run's event that still needs checking."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    location: str | None
+    metadata: Metadata
+    version: str | None
+
+
+class _RunLog:
+    """``service.log`` bound to one run's fields on first use: most runs never log, and binding
+    a structlog logger costs more than the rest of planning a run."""
+
+    __slots__ = ("_base", "_bound", "_fields")
+
+    def __init__(self, base: Any, **fields: Any) -> None:
+        self._base = base
+        self._fields = fields
+        self._bound: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._bound is None:
+            self._bound = self._base.bind(**self._fields)
+        return getattr(self._bound, name)
 
 
 class ServiceEngine:
@@ -122,8 +153,12 @@ class ServiceEngine:
         self.in_flight: set[tuple[str, OutputPartition]] = set()
         self._wakes: dict[ShardKey, datetime] = {}
         self._global_seen: dict[tuple[str, str | None], Observation] = {}
-        self._details: dict[uuid.UUID, _Detail] = {}
+        self._details: dict[uuid.UUID, EventDetail] = {}
         self._prune_at = DETAILS_MIN
+        self._producers = {
+            key: ProducerInfo(service=service.name, instance=instance, code_version=d.code_version)
+            for key, d in service.assets.items()
+        }
 
     # -- which records go where --------------------------------------------------------------
 
@@ -149,19 +184,23 @@ class ServiceEngine:
         return keys
 
     def assign(
-        self, restored: Mapping[ShardKey, Mapping[str, Any] | None], now: datetime
+        self, restored: Mapping[ShardKey, Iterable[StoredRecord] | None], now: datetime
     ) -> Effects:
-        """Take over shards, from their changelog snapshots (``None``: start empty)."""
+        """Take over shards, from their latest changelog records (``None``: start empty)."""
         effects = Effects()
-        for shard, snapshot in restored.items():
-            state = self._load(snapshot) if snapshot else AssetState()
-            asset = shard[0]
+        for shard, records in restored.items():
+            asset, index = shard
+            rebuilt = merge(records or ())
+            for event_id, detail in rebuilt.details.items():
+                self._details.setdefault(event_id, detail)
+            state = rebuilt.state
+            effects.dirty.update((asset, index, p) for p in rebuilt.unsliced)
             spec = self.specs[asset]
             for observation in self._global_seen.values():
                 if self._reads_globally(asset, observation):
-                    state = absorb(spec, state, observation, now)
+                    state, affected = absorb_affected(spec, state, observation, now)
+                    effects.dirty.update((asset, index, p) for p in affected)
             self.shards[shard] = state
-            effects.dirty.add(shard)
             self._decide(shard, now, None, effects)
         return effects
 
@@ -177,7 +216,7 @@ class ServiceEngine:
     def on_event(self, event: AssetEvent, index: int | None, now: datetime) -> Effects:
         """An input event read through the group (``index``) or globally (``None``)."""
         effects = Effects()
-        self._details[event.event_id] = _Detail(
+        self._details[event.event_id] = EventDetail(
             event.location, dict(event.metadata), event.correlation_id
         )
         observation = Observation.from_event(event)
@@ -190,7 +229,7 @@ class ServiceEngine:
         else:
             targets = [
                 (asset, index)
-                for asset in self.group_inputs.get(event.asset, set())
+                for asset in self.group_inputs.get(event.asset, ())
                 if (asset, index) in self.shards
                 and not ((asset, event.asset) in self._both and event.partition is None)
             ]
@@ -198,12 +237,12 @@ class ServiceEngine:
             self._prune_details()
         for shard in targets:
             state = self.shards[shard]
-            updated = absorb(self.specs[shard[0]], state, observation, now)
+            updated, affected = absorb_affected(self.specs[shard[0]], state, observation, now)
             if updated is state:
                 continue
             self.shards[shard] = updated
-            effects.dirty.add(shard)
-            self._decide(shard, now, observation, effects)
+            effects.dirty.update((shard[0], shard[1], p) for p in affected)
+            self._decide(shard, now, affected, effects)
         return effects
 
     def on_request(self, request: AssetRequest, index: int, now: datetime) -> Effects:
@@ -254,40 +293,18 @@ class ServiceEngine:
     # -- runs ----------------------------------------------------------------------------------
 
     def output_event(self, run: StartRun, outcome: RunOutcome, now: datetime) -> AssetEvent:
-        """The event a finished run announces: UPDATED with its output, or FAILED."""
+        """The event a finished run announces: UPDATED with its output, or FAILED.
+
+        Only what the asset function returned is validated; the rest was checked on its way in
+        (input events, keys) or made here, so the event is assembled without validating again.
+        """
         definition = run.definition
         planned = run.planned
         inputs = planned.input_versions()
-        producer = ProducerInfo(
-            service=self.service.name, instance=self.instance, code_version=definition.code_version
-        )
-        common: dict[str, Any] = {
-            "asset": definition.key,
-            "partition": planned.output_partition,
-            "occurred_at": now,
-            "producer": producer,
-            "run_id": run.ctx.run_id,
-            "correlation_id": run.ctx.correlation_id,
-            "inputs": inputs,
-        }
+        occurred_at = _millis(now)
         if isinstance(outcome, Succeeded):
-            output = outcome.output
             try:
-                return AssetEvent(
-                    event_id=self._event_id(run, EventKind.UPDATED),
-                    kind=EventKind.UPDATED,
-                    version=output.version
-                    or derive_version(
-                        definition.key,
-                        planned.output_partition,
-                        inputs,
-                        definition.code_version,
-                        output.location,
-                    ),
-                    location=output.location,
-                    metadata=dict(output.metadata),
-                    **common,
-                )
+                output = _checked(outcome.output)
             except ValidationError as exc:
                 outcome = Failed(
                     "InvalidOutput",
@@ -295,17 +312,46 @@ class ServiceEngine:
                     outcome.attempts,
                     outcome.seconds,
                 )
-        assert isinstance(outcome, Failed)  # noqa: S101 - the only other outcome
+            else:
+                location = output.location
+                return AssetEvent.model_construct(
+                    event_id=run.identity.event_id(EventKind.UPDATED),
+                    kind=EventKind.UPDATED,
+                    asset=definition.key,
+                    partition=planned.output_partition,
+                    version=output.version
+                    or derive_version(
+                        definition.key,
+                        planned.output_partition,
+                        inputs,
+                        definition.code_version,
+                        location,
+                    ),
+                    occurred_at=occurred_at,
+                    producer=self._producers[definition.key],
+                    run_id=run.ctx.run_id,
+                    correlation_id=run.ctx.correlation_id,
+                    inputs=inputs,
+                    location=location,
+                    metadata=output.metadata,
+                    error=None,
+                )
         return AssetEvent(
-            event_id=self._event_id(run, EventKind.FAILED),
+            event_id=run.identity.event_id(EventKind.FAILED),
             kind=EventKind.FAILED,
+            asset=definition.key,
+            partition=planned.output_partition,
             version=derive_version(
                 definition.key, planned.output_partition, inputs, definition.code_version, None
             ),
+            occurred_at=occurred_at,
+            producer=self._producers[definition.key],
+            run_id=run.ctx.run_id,
+            correlation_id=run.ctx.correlation_id,
+            inputs=inputs,
             error=ErrorInfo(
                 type=outcome.error_type, message=outcome.message, attempt=outcome.attempts
             ),
-            **common,
         )
 
     def acknowledged(self, run: StartRun, now: datetime) -> Effects:
@@ -315,11 +361,12 @@ class ServiceEngine:
         state = self.shards.get(run.shard)
         if state is None:
             return effects  # revoked meanwhile; the new owner restores from the changelog
+        partition = run.planned.output_partition
         self.shards[run.shard] = state.record_run(
-            run.planned.output_partition, run.planned.input_event_ids, at=run.planned_at
+            partition, run.planned.input_event_ids, at=run.planned_at
         )
-        effects.dirty.add(run.shard)
-        self._decide(run.shard, now, None, effects)
+        effects.dirty.add(run.slice)
+        self._decide(run.shard, now, [partition], effects)
         return effects
 
     def abandoned(self, run: StartRun) -> None:
@@ -328,32 +375,13 @@ class ServiceEngine:
 
     # -- changelog -----------------------------------------------------------------------------
 
-    def snapshot(self, shard: ShardKey) -> dict[str, Any]:
-        """The shard as a JSON-compatible changelog value."""
-        state = self.shards[shard]
-        details = {
-            str(o.event_id): {
-                "location": d.location,
-                "metadata": dict(d.metadata),
-                "correlation_id": str(d.correlation_id) if d.correlation_id else None,
-            }
-            for o in state.known.values()
-            if (d := self._details.get(o.event_id)) is not None
-        }
-        return {"format": SNAPSHOT_FORMAT, "state": state.to_dict(), "details": details}
-
-    def _load(self, snapshot: Mapping[str, Any]) -> AssetState:
-        for event_id, d in snapshot.get("details", {}).items():
-            correlation = d.get("correlation_id")
-            self._details.setdefault(
-                uuid.UUID(event_id),
-                _Detail(
-                    d.get("location"),
-                    d.get("metadata") or {},
-                    uuid.UUID(correlation) if correlation else None,
-                ),
-            )
-        return AssetState.from_dict(snapshot["state"])
+    def stored_slice(self, key: SliceKey) -> PartitionSlice | None:
+        """What the changelog keeps of one output partition (``None``: not held here)."""
+        asset, index, partition = key
+        state = self.shards.get((asset, index))
+        if state is None:
+            return None
+        return PartitionSlice.of(self.specs[asset], state, partition, self._details)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -370,21 +398,16 @@ class ServiceEngine:
         self._details = {k: v for k, v in self._details.items() if k in live}
         self._prune_at = max(DETAILS_SLACK * len(self._details), DETAILS_MIN)
 
-    def _event_id(self, run: StartRun, kind: EventKind) -> uuid.UUID:
-        return output_event_id(
-            run.definition.key,
-            run.planned.output_partition,
-            run.planned.input_event_ids,
-            run.definition.code_version,
-            run.planned.request_id,
-            kind=kind,
-        )
-
     def _decide(
-        self, shard: ShardKey, now: datetime, changed: Observation | None, effects: Effects
+        self,
+        shard: ShardKey,
+        now: datetime,
+        only: Iterable[OutputPartition] | None,
+        effects: Effects,
     ) -> None:
+        """Decide ``only`` these partitions of the shard, or (``None``) every known one."""
         asset = shard[0]
-        decision = decide(self.specs[asset], self.shards[shard], now, changed)
+        decision = decide(self.specs[asset], self.shards[shard], now, only=only)
         for planned in decision.runs:
             if (asset, planned.output_partition) not in self.in_flight:
                 effects.runs.append(self._start(shard, planned, now))
@@ -395,7 +418,6 @@ class ServiceEngine:
     def _start(self, shard: ShardKey, planned: PlannedRun, now: datetime) -> StartRun:
         definition = self.service.assets[shard[0]]
         partition = planned.output_partition
-        ids = planned.input_event_ids
         aggregated = (
             partitioned_inputs(self.specs[shard[0]], self.shards[shard])
             if not definition.partitioned
@@ -405,18 +427,24 @@ class ServiceEngine:
         data: dict[str, InputArg] = {}
         newest: tuple[datetime, uuid.UUID] | None = None
         for item in definition.inputs:
-            values = tuple(self._input_data(o) for o in planned.inputs.get(item.key, ()))
+            observations = planned.inputs.get(item.key, ())
+            values = tuple(self._input_data(o) for o in observations)
             arg: InputArg = values if item.key in aggregated else values[0]
             args.append(arg)
             data[item.key] = arg
-            for o in planned.inputs.get(item.key, ()):
+            for o in observations:
                 detail = self._details.get(o.event_id)
                 root = detail.correlation_id if detail and detail.correlation_id else o.event_id
                 if newest is None or o.occurred_at > newest[0]:
                     newest = (o.occurred_at, root)
-        run_id = run_id_for(
-            definition.key, partition, ids, definition.code_version, planned.request_id
+        identity = RunIdentity.of(
+            definition.key,
+            partition,
+            planned.input_event_ids,
+            definition.code_version,
+            planned.request_id,
         )
+        run_id = identity.run_id
         ctx = RunContext(
             asset=definition.key,
             partition=partition,
@@ -425,10 +453,10 @@ class ServiceEngine:
             correlation_id=newest[1] if newest else None,
             request_id=planned.request_id,
             inputs=data,
-            log=self.service.log.bind(asset=definition.key, partition=partition, run_id=run_id),
+            log=_RunLog(self.service.log, asset=definition.key, partition=partition, run_id=run_id),
         )
         self.in_flight.add((definition.key, partition))
-        return StartRun(definition, shard, planned, now, ctx, args)
+        return StartRun(definition, shard, planned, now, ctx, args, identity)
 
     def _input_data(self, observation: Observation) -> InputData:
         detail = self._details.get(observation.event_id)
@@ -441,3 +469,20 @@ class ServiceEngine:
             location=detail.location if detail else None,
             metadata=dict(detail.metadata) if detail else {},
         )
+
+
+def _checked(output: Output) -> _UserOutput:
+    """The asset function's part of the event, validated as ``AssetEvent`` would.
+
+    Raises:
+        ValidationError: a value does not fit the event (e.g. metadata beyond a 64-bit long).
+    """
+    return _UserOutput(
+        location=output.location, metadata=dict(output.metadata), version=output.version
+    )
+
+
+def _millis(moment: datetime) -> datetime:
+    """``moment`` in UTC at the millisecond precision events keep (as ``AssetEvent`` does)."""
+    moment = aware_utc(moment, "now")
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

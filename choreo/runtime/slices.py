@@ -1,0 +1,262 @@
+"""The stored form of trigger state: one record per output partition, merged back on restore.
+
+A service keeps its state in a compacted changelog topic. Storing a whole shard (every output
+partition an asset has on one topic partition) as one record made every change rewrite all of
+it, and past ~1,600 partitions the record outgrew Kafka's 1 MB limit. A *slice* is what deciding
+one output partition needs: the observations it reads (those of unpartitioned inputs included),
+the details a run passes to the asset function, what its last run consumed, and its times. So a
+change writes only the partitions it touched, each a few hundred bytes, and a shard of any size
+is restored by merging its slices. An unpartitioned asset that aggregates every upstream
+partition still has a single slice holding them all.
+
+Records of the old layout (``SHARD_FORMAT``: the whole shard) are still read; their partitions
+without a slice of their own are rewritten as slices.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from choreo.errors import CodecError
+from choreo.runtime.partitions import AssetShape, gather_inputs
+from choreo.runtime.state import (
+    AssetState,
+    Observation,
+    OutputPartition,
+    aware_utc,
+    output_partition_from,
+)
+
+SHARD_FORMAT = 1
+"""The old layout: a whole shard (``{"format": 1, "state": ..., "details": ...}``)."""
+SLICE_FORMAT = 2
+"""The layout of ``PartitionSlice.to_dict``; bump it (and read the old one) when it changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetail:
+    """What an asset function needs of an input event beyond its version."""
+
+    location: str | None
+    metadata: Mapping[str, Any]
+    correlation_id: uuid.UUID | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible form."""
+        return {
+            "location": self.location,
+            "metadata": dict(self.metadata),
+            "correlation_id": str(self.correlation_id) if self.correlation_id else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventDetail:
+        """Read back what ``to_dict`` wrote."""
+        correlation = data.get("correlation_id")
+        return cls(
+            data.get("location"),
+            data.get("metadata") or {},
+            uuid.UUID(correlation) if correlation else None,
+        )
+
+
+@dataclass(frozen=True)
+class PartitionSlice:
+    """The stored state of one output partition."""
+
+    partition: OutputPartition
+    observations: tuple[Observation, ...]
+    details: Mapping[uuid.UUID, EventDetail]
+    consumed: frozenset[uuid.UUID] | None = None
+    pending_since: datetime | None = None
+    last_changed_at: datetime | None = None
+    last_run_at: datetime | None = None
+
+    @classmethod
+    def of(
+        cls,
+        spec: AssetShape,
+        state: AssetState,
+        partition: OutputPartition,
+        details: Mapping[uuid.UUID, EventDetail],
+    ) -> PartitionSlice:
+        """The slice of ``partition`` in ``state``."""
+        observations = tuple(
+            observation
+            for items in gather_inputs(spec, state, partition).values()
+            for observation in items
+        )
+        record = state.partition(partition)
+        return cls(
+            partition=partition,
+            observations=observations,
+            details={
+                o.event_id: detail
+                for o in observations
+                if (detail := details.get(o.event_id)) is not None
+            },
+            consumed=record.consumed,
+            pending_since=record.pending_since,
+            last_changed_at=record.last_changed_at,
+            last_run_at=record.last_run_at,
+        )
+
+    def to_dict(self, asset: str) -> dict[str, Any]:
+        """The JSON-compatible changelog value of this slice of ``asset``."""
+        known = []
+        for observation in self.observations:
+            entry = observation.to_dict()
+            detail = self.details.get(observation.event_id)
+            if detail is not None:
+                entry["detail"] = detail.to_dict()
+            known.append(entry)
+        return {
+            "format": SLICE_FORMAT,
+            "asset": asset,
+            "partition": self.partition,
+            "known": known,
+            "consumed": None if self.consumed is None else sorted(map(str, self.consumed)),
+            "pending_since": _time_text(self.pending_since),
+            "last_changed_at": _time_text(self.last_changed_at),
+            "last_run_at": _time_text(self.last_run_at),
+        }
+
+
+@dataclass(frozen=True)
+class ShardSnapshot:
+    """A whole shard in one record: the layout before slices."""
+
+    state: AssetState
+    details: Mapping[uuid.UUID, EventDetail]
+
+
+StoredRecord = PartitionSlice | ShardSnapshot
+
+
+def decode_record(data: Any) -> StoredRecord:
+    """Read a changelog value of either layout.
+
+    Raises:
+        CodecError: it is not a record this version wrote, or is damaged.
+    """
+    found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
+    try:
+        if found == SLICE_FORMAT:
+            return _decode_slice(data)
+        if found == SHARD_FORMAT:
+            return ShardSnapshot(
+                AssetState.from_dict(data["state"]),
+                {
+                    uuid.UUID(event_id): EventDetail.from_dict(detail)
+                    for event_id, detail in (data.get("details") or {}).items()
+                },
+            )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CodecError(f"changelog record is malformed: {exc!r}") from exc
+    raise CodecError(
+        f"changelog record has format {found!r}; this version reads {SHARD_FORMAT} (a whole "
+        f"shard) and {SLICE_FORMAT} (one output partition)"
+    )
+
+
+@dataclass(frozen=True)
+class RestoredShard:
+    """A shard put back together from its records."""
+
+    state: AssetState
+    details: Mapping[uuid.UUID, EventDetail]
+    unsliced: frozenset[OutputPartition]
+    """Partitions known only from an old-layout record: to be written again as slices."""
+
+
+def merge(records: Iterable[StoredRecord]) -> RestoredShard:
+    """Put one shard's latest records (one per changelog key, any order) back together.
+
+    Old-layout snapshots go in first and slices over them. A slice decides everything about its
+    own partition; observations are kept by the same rule as ``AssetState.observe`` (the latest
+    event of each input partition), since an unpartitioned input's observation is in every slice
+    and slices written at different times may hold different versions of it.
+    """
+    slices: list[PartitionSlice] = []
+    snapshots: list[ShardSnapshot] = []
+    for record in records:
+        if isinstance(record, PartitionSlice):
+            slices.append(record)
+        else:
+            snapshots.append(record)
+    known: dict[tuple[str, str | None], Observation] = {}
+    details: dict[uuid.UUID, EventDetail] = {}
+    times: dict[str, dict[OutputPartition, datetime]] = {
+        "pending_since": {},
+        "last_changed_at": {},
+        "last_run_at": {},
+    }
+    consumed: dict[OutputPartition, frozenset[uuid.UUID]] = {}
+
+    def take(observations: Iterable[Observation], found: Mapping[uuid.UUID, EventDetail]) -> None:
+        for observation in observations:
+            current = known.get(observation.where)
+            if current is None or observation.supersedes(current):
+                known[observation.where] = observation
+        for event_id, detail in found.items():
+            details.setdefault(event_id, detail)
+
+    for snapshot in snapshots:
+        take(snapshot.state.known.values(), snapshot.details)
+        consumed.update(snapshot.state.consumed.items())
+        for name, values in times.items():
+            values.update(getattr(snapshot.state, name).items())
+    old = {*consumed, *(p for values in times.values() for p in values)}
+    for piece in slices:
+        take(piece.observations, piece.details)
+        _put(consumed, piece.partition, piece.consumed)
+        _put(times["pending_since"], piece.partition, piece.pending_since)
+        _put(times["last_changed_at"], piece.partition, piece.last_changed_at)
+        _put(times["last_run_at"], piece.partition, piece.last_run_at)
+    state = AssetState(known=known, consumed=consumed, **times)
+    return RestoredShard(state, details, frozenset(old - {s.partition for s in slices}))
+
+
+def _put(
+    values: dict[OutputPartition, Any], partition: OutputPartition, value: object | None
+) -> None:
+    if value is None:
+        values.pop(partition, None)
+    else:
+        values[partition] = value
+
+
+def _decode_slice(data: Mapping[str, Any]) -> PartitionSlice:
+    observations: list[Observation] = []
+    details: dict[uuid.UUID, EventDetail] = {}
+    for entry in data["known"]:
+        observation = Observation.from_dict(entry)
+        observations.append(observation)
+        if entry.get("detail") is not None:
+            details[observation.event_id] = EventDetail.from_dict(entry["detail"])
+    consumed = data["consumed"]
+    return PartitionSlice(
+        partition=output_partition_from(data["partition"]),
+        observations=tuple(observations),
+        details=details,
+        consumed=None if consumed is None else frozenset(uuid.UUID(i) for i in consumed),
+        pending_since=_time(data["pending_since"]),
+        last_changed_at=_time(data["last_changed_at"]),
+        last_run_at=_time(data["last_run_at"]),
+    )
+
+
+def _time_text(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _time(text: object) -> datetime | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise TypeError(f"time {text!r} is not text")
+    return aware_utc(datetime.fromisoformat(text), "at")
