@@ -56,7 +56,7 @@ class Run:
 
     def start(self) -> subprocess.Popen[bytes]:
         """Start it, its output appended to ``log``."""
-        command = [sys.executable, "-m", "choreo.cli.collector", "--no-serve"]
+        command = [sys.executable, "-m", "choreo", "collector", "--no-serve"]
         options = ["--db", self.url, "--group", self.group_id, "--batch-size", str(BATCH_SIZE)]
         with self.log.open("ab") as out:
             return subprocess.Popen(
