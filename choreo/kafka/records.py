@@ -49,7 +49,8 @@ def read_to_end(
     """Every record of ``partitions`` of ``topic``, from the start to the end as of now.
 
     For state kept in compacted topics (declarations, changelogs): the caller reads the table
-    once, then goes on with live data. ``consumer`` must have ``enable.partition.eof`` set.
+    once, then goes on with live data. ``consumer`` must have ``enable.partition.eof`` set: the
+    watermarks only tell which partitions hold anything.
 
     Raises:
         BrokerUnavailableError: the broker stopped answering before the end was reached.
@@ -74,9 +75,8 @@ def read_to_end(
                 if is_partition_eof(message):
                     ends.pop(message.partition() or 0, None)
                 continue
-            _topic, pid, offset = position(message)
-            if offset + 1 >= ends.get(pid, 0):
-                ends.pop(pid, None)
+            # The end is the partition-EOF event, not the high watermark read above: some
+            # compatible brokers report the last batch's base offset + 1 there.
             yield message
     finally:
         consumer.unassign()
