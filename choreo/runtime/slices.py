@@ -27,6 +27,7 @@ from choreo.runtime.state import (
     AssetState,
     Observation,
     OutputPartition,
+    PartitionState,
     aware_utc,
     output_partition_from,
 )
@@ -70,11 +71,11 @@ class PartitionSlice:
 
     partition: OutputPartition
     observations: tuple[Observation, ...]
+    """What each input contributes to the partition (unpartitioned inputs' included)."""
     details: Mapping[uuid.UUID, EventDetail]
-    consumed: frozenset[uuid.UUID] | None = None
-    pending_since: datetime | None = None
-    last_changed_at: datetime | None = None
-    last_run_at: datetime | None = None
+    """The details of those observations' events that are known."""
+    record: PartitionState
+    """The partition's own bookkeeping: what its last run consumed, and when."""
 
     @classmethod
     def of(
@@ -90,7 +91,6 @@ class PartitionSlice:
             for items in gather_inputs(spec, state, partition).values()
             for observation in items
         )
-        record = state.partition(partition)
         return cls(
             partition=partition,
             observations=observations,
@@ -99,10 +99,7 @@ class PartitionSlice:
                 for o in observations
                 if (detail := details.get(o.event_id)) is not None
             },
-            consumed=record.consumed,
-            pending_since=record.pending_since,
-            last_changed_at=record.last_changed_at,
-            last_run_at=record.last_run_at,
+            record=state.partition(partition),
         )
 
     def to_dict(self, asset: str) -> dict[str, Any]:
@@ -114,15 +111,16 @@ class PartitionSlice:
             if detail is not None:
                 entry["detail"] = detail.to_dict()
             known.append(entry)
+        record = self.record
         return {
             "format": SLICE_FORMAT,
             "asset": asset,
             "partition": self.partition,
             "known": known,
-            "consumed": None if self.consumed is None else sorted(map(str, self.consumed)),
-            "pending_since": _time_text(self.pending_since),
-            "last_changed_at": _time_text(self.last_changed_at),
-            "last_run_at": _time_text(self.last_run_at),
+            "consumed": None if record.consumed is None else sorted(map(str, record.consumed)),
+            "pending_since": _time_text(record.pending_since),
+            "last_changed_at": _time_text(record.last_changed_at),
+            "last_run_at": _time_text(record.last_run_at),
         }
 
 
@@ -190,12 +188,7 @@ def merge(records: Iterable[StoredRecord]) -> RestoredShard:
             snapshots.append(record)
     known: dict[tuple[str, str | None], Observation] = {}
     details: dict[uuid.UUID, EventDetail] = {}
-    times: dict[str, dict[OutputPartition, datetime]] = {
-        "pending_since": {},
-        "last_changed_at": {},
-        "last_run_at": {},
-    }
-    consumed: dict[OutputPartition, frozenset[uuid.UUID]] = {}
+    partitions: dict[OutputPartition, PartitionState] = {}
 
     def take(observations: Iterable[Observation], found: Mapping[uuid.UUID, EventDetail]) -> None:
         for observation in observations:
@@ -207,27 +200,13 @@ def merge(records: Iterable[StoredRecord]) -> RestoredShard:
 
     for snapshot in snapshots:
         take(snapshot.state.known.values(), snapshot.details)
-        consumed.update(snapshot.state.consumed.items())
-        for name, values in times.items():
-            values.update(getattr(snapshot.state, name).items())
-    old = {*consumed, *(p for values in times.values() for p in values)}
+        partitions.update(snapshot.state.partitions.items())
+    unsliced = set(partitions)
     for piece in slices:
         take(piece.observations, piece.details)
-        _put(consumed, piece.partition, piece.consumed)
-        _put(times["pending_since"], piece.partition, piece.pending_since)
-        _put(times["last_changed_at"], piece.partition, piece.last_changed_at)
-        _put(times["last_run_at"], piece.partition, piece.last_run_at)
-    state = AssetState(known=known, consumed=consumed, **times)
-    return RestoredShard(state, details, frozenset(old - {s.partition for s in slices}))
-
-
-def _put(
-    values: dict[OutputPartition, Any], partition: OutputPartition, value: object | None
-) -> None:
-    if value is None:
-        values.pop(partition, None)
-    else:
-        values[partition] = value
+        partitions[piece.partition] = piece.record
+        unsliced.discard(piece.partition)
+    return RestoredShard(AssetState.of(known, partitions), details, frozenset(unsliced))
 
 
 def _decode_slice(data: Mapping[str, Any]) -> PartitionSlice:
@@ -243,10 +222,12 @@ def _decode_slice(data: Mapping[str, Any]) -> PartitionSlice:
         partition=output_partition_from(data["partition"]),
         observations=tuple(observations),
         details=details,
-        consumed=None if consumed is None else frozenset(uuid.UUID(i) for i in consumed),
-        pending_since=_time(data["pending_since"]),
-        last_changed_at=_time(data["last_changed_at"]),
-        last_run_at=_time(data["last_run_at"]),
+        record=PartitionState(
+            consumed=None if consumed is None else frozenset(uuid.UUID(i) for i in consumed),
+            pending_since=_time(data["pending_since"]),
+            last_changed_at=_time(data["last_changed_at"]),
+            last_run_at=_time(data["last_run_at"]),
+        ),
     )
 
 

@@ -175,10 +175,6 @@ class AssetState:
         last_changed_at: Mapping[OutputPartition, datetime] | None = None,
         last_run_at: Mapping[OutputPartition, datetime] | None = None,
     ) -> None:
-        known = dict(known or {})
-        for where, observation in known.items():
-            if where != observation.where:
-                raise InvalidInputError(f"observation of {observation.where} is kept under {where}")
         fields: dict[OutputPartition, dict[str, Any]] = {}
         for name, values in (
             ("consumed", {p: frozenset(ids) for p, ids in (consumed or {}).items()}),
@@ -188,11 +184,20 @@ class AssetState:
         ):
             for partition, value in values.items():
                 fields.setdefault(partition, {})[name] = value
-        self._set(
-            FrozenMap(known),
-            FrozenMap({p: PartitionState(**f) for p, f in fields.items()}),
-            _partitioned(known.values()),
-        )
+        self._set(*_checked(known or {}, {p: PartitionState(**f) for p, f in fields.items()}))
+
+    @classmethod
+    def of(
+        cls,
+        known: Mapping[InputPartition, Observation],
+        partitions: Mapping[OutputPartition, PartitionState],
+    ) -> AssetState:
+        """A state from observations and per-partition records (records of nothing dropped).
+
+        Raises:
+            InvalidInputError: an observation is kept under another input partition's key.
+        """
+        return cls._of(*_checked(known, partitions))
 
     @classmethod
     def _of(
@@ -379,6 +384,25 @@ class _FieldView(Mapping[OutputPartition, Any]):
 
     def __repr__(self) -> str:
         return repr(dict(self.items()))
+
+
+def _checked(
+    known: Mapping[InputPartition, Observation],
+    partitions: Mapping[OutputPartition, PartitionState],
+) -> tuple[
+    FrozenMap[InputPartition, Observation],
+    FrozenMap[OutputPartition, PartitionState],
+    frozenset[str],
+]:
+    """A state's parts from given mappings: keys checked, empty partition records dropped."""
+    for where, observation in known.items():
+        if where != observation.where:
+            raise InvalidInputError(f"observation of {observation.where} is kept under {where}")
+    return (
+        FrozenMap(known),
+        FrozenMap({p: r for p, r in partitions.items() if r != _NOTHING}),
+        _partitioned(known.values()),
+    )
 
 
 def _partitioned(observations: Iterable[Observation]) -> frozenset[str]:

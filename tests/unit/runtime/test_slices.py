@@ -71,9 +71,10 @@ def test_a_slice_holds_what_deciding_its_partition_needs() -> None:
         ("shop.customers", None),
     }
     assert set(piece.details) == {o.event_id for o in piece.observations}
-    assert piece.consumed == state.consumed["2026-00001"]
-    assert piece.last_run_at == T0 + timedelta(seconds=1)
-    assert piece.pending_since is None
+    assert piece.record == state.partition("2026-00001")
+    assert piece.record.consumed == state.consumed["2026-00001"]
+    assert piece.record.last_run_at == T0 + timedelta(seconds=1)
+    assert piece.record.pending_since is None
 
 
 def test_a_slice_round_trips_through_json() -> None:
