@@ -29,7 +29,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from types import MappingProxyType
 from typing import Protocol
 from uuid import UUID
@@ -263,27 +262,30 @@ class AssetSpec:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A run to start: one output partition and exactly the inputs it is to read."""
+    """A run to start: one output partition and exactly the inputs it is to read.
+
+    ``input_event_ids`` and the output event's ``inputs`` are worked out when the run is
+    planned: every planned run needs both (its identity, then its output), and computing them
+    here costs less than caching them on first use.
+    """
 
     output_partition: OutputPartition
     inputs: Inputs
     request_id: str | None = None
+    input_event_ids: frozenset[UUID] = field(init=False, repr=False, compare=False)
+    """The input events this run consumes: what ``AssetState.record_run`` takes."""
+    _versions: tuple[InputVersion, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "inputs", MappingProxyType(dict(self.inputs)))
-
-    @cached_property
-    def input_event_ids(self) -> frozenset[UUID]:
-        """The input events this run consumes: what ``AssetState.record_run`` takes."""
-        return frozenset(item.event_id for items in self.inputs.values() for item in items)
+        inputs = dict(self.inputs)
+        items = [item for observations in inputs.values() for item in observations]
+        object.__setattr__(self, "inputs", MappingProxyType(inputs))
+        object.__setattr__(self, "input_event_ids", frozenset(item.event_id for item in items))
+        object.__setattr__(self, "_versions", tuple(item.as_input_version() for item in items))
 
     def input_versions(self) -> tuple[InputVersion, ...]:
         """The inputs as the output event's ``inputs`` field lists them."""
         return self._versions
-
-    @cached_property
-    def _versions(self) -> tuple[InputVersion, ...]:
-        return tuple(item.as_input_version() for items in self.inputs.values() for item in items)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from choreo.events.models import EventKind, InputVersion
-from choreo.runtime.identity import RunIdentity, derive_version, output_event_id, run_id_for
+from choreo.runtime.identity import (
+    RunIdentity,
+    derive_version,
+    name_uuid,
+    output_event_id,
+    run_id_for,
+)
 from choreo.runtime.state import Observation
 
 A = uuid.UUID("00000000-0000-4000-8000-00000000000a")
@@ -223,3 +229,14 @@ def test_derived_version_matches_the_json_canonical_form(
     assert derive_version("shop.summary", partition, observations, code_version, location) == (
         expected
     )
+
+
+@given(namespace=st.uuids(), name=st.text())
+def test_name_uuid_is_exactly_uuid5(namespace: uuid.UUID, name: str) -> None:
+    made = name_uuid(namespace, name)
+    expected = uuid.uuid5(namespace, name)
+    assert made == expected
+    assert str(made) == str(expected)
+    assert hash(made) == hash(expected)
+    assert made.version == 5
+    assert made.variant == uuid.RFC_4122
