@@ -167,9 +167,9 @@ def run_plain(settings: Settings, inputs: Sequence[Input]) -> Result:
 # -- choreo --------------------------------------------------------------------------------------
 
 
-def bench_service() -> Service:
+def bench_service(*, exactly_once: bool = False) -> Service:
     """One partitioned asset from one partitioned input, doing next to nothing."""
-    service = Service("bench-throughput")
+    service = Service("bench-throughput", exactly_once=exactly_once)
 
     @service.asset(OUTPUT, inputs=[AssetIn(INPUT, partitioned=True)], partitioned=True)
     def copy(ctx: RunContext, source: InputData) -> Output:
@@ -178,7 +178,9 @@ def bench_service() -> Service:
     return service
 
 
-def run_choreo(settings: Settings, inputs: Sequence[Input]) -> Result:
+def run_choreo(
+    settings: Settings, inputs: Sequence[Input], *, exactly_once: bool = False, side: str = "choreo"
+) -> Result:
     """The same workload through one ``ServiceRunner``, timed by its run observer.
 
     It is done once, for every partition key, an acknowledged output has consumed the key's
@@ -204,7 +206,7 @@ def run_choreo(settings: Settings, inputs: Sequence[Input]) -> Result:
                 done.set()
 
     runner = ServiceRunner(
-        bench_service(),
+        bench_service(exactly_once=exactly_once),
         settings,
         RunnerOptions(
             instance="bench:1",
@@ -238,7 +240,7 @@ def run_choreo(settings: Settings, inputs: Sequence[Input]) -> Result:
             f"after {RUN_TIMEOUT_SECONDS:g}s ({outputs[0]} outputs acknowledged)"
         )
     return Result(
-        "choreo",
+        side,
         len(inputs),
         outputs[0],
         marks["finished"] - marks["started"],
@@ -251,11 +253,14 @@ def run_choreo(settings: Settings, inputs: Sequence[Input]) -> Result:
 
 
 def read_back(settings: Settings, topic: str, expected: int) -> int:
-    """How many distinct output events ``topic`` holds (read until ``expected`` or idle)."""
+    """How many distinct committed output events ``topic`` holds (read until ``expected`` or
+    idle); outputs of aborted transactions are not counted."""
     transform = PlainTransform(OUTPUT, "bench-check")
     consumer = Consumer(
         consumer_config(
-            settings, f"{settings.topic_prefix}check", **{"enable.auto.commit": "false"}
+            settings,
+            f"{settings.topic_prefix}check",
+            **{"enable.auto.commit": "false", "isolation.level": "read_committed"},
         )
     )
     metadata = consumer.list_topics(topic, timeout=10)

@@ -299,15 +299,19 @@ class ServiceRunner:
         )
         while not self._stop.is_set():
             wake = self.engine.next_wake()
+            read = 0
             for message, from_group in fetcher.records(busy=bool(self.engine.in_flight), wake=wake):
                 self._take_in(message, from_group=from_group)
+                read += 1
             if wake is not None and wake <= _now():
                 self._apply(self.engine.on_wake(_now()))
             self._service_producer()
             self._telemetry.in_flight(len(self.engine.in_flight))
             self._changelog.flush()
             self._dead_letters.flush()
-            self._commit(consumer, asynchronous=True)
+            # Idle: caught up and nothing in flight, so nothing more would join a transaction.
+            idle = not read and not self.engine.in_flight
+            self._commit(consumer, asynchronous=True, idle=idle)
             self._telemetry.measure_lag(consumer)
 
     def _take_in(self, message: Message, *, from_group: bool) -> None:
@@ -361,8 +365,10 @@ class ServiceRunner:
         self._dead_letters.flush(force=True)
         self._producing().flush(10)
 
-    def _commit(self, consumer: Consumer, *, asynchronous: bool, rewind: bool = True) -> None:
-        if not self._committer.commit(consumer, asynchronous=asynchronous) and rewind:
+    def _commit(
+        self, consumer: Consumer, *, asynchronous: bool, rewind: bool = True, idle: bool = True
+    ) -> None:
+        if not self._committer.commit(consumer, asynchronous=asynchronous, idle=idle) and rewind:
             self._rewind(consumer)
 
     def _rewind(self, consumer: Consumer) -> None:
