@@ -24,8 +24,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from _workload import BOOTSTRAP_ENV, encode_inputs, machine_load, median, overloaded, settings_for
-from throughput import DEFAULT_KEYS, INPUT, OUTPUT, Result, run_choreo
+from _workload import BOOTSTRAP_ENV, encode_inputs, machine_load, median, settings_for
+from throughput import DEFAULT_KEYS, INPUT, OUTPUT, Result, print_cautions, print_runs, run_choreo
 
 from choreo.apache_kafka import ApacheKafka, ApacheKafkaError
 from choreo.kafka.commits import TRANSACTION_INTERVAL_SECONDS
@@ -70,27 +70,9 @@ def report(results: Sequence[Result], described: str, *, events: int, keys: int,
         f"{TRANSACTION_INTERVAL_SECONDS * 1000:.0f} ms); read back counts committed outputs"
     )
     print()
-    header = (
-        f"{'round':>5}  {'mode':<12} {'inputs':>7} {'outputs':>7} {'seconds':>8} "
-        f"{'events/s':>10} {'CPU us/event':>12} {'read back':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for index, result in enumerate(results):
-        print(
-            f"{index // 2 + 1:>5}  {result.side:<12} {result.inputs:>7,} {result.outputs:>7,} "
-            f"{result.seconds:>8.3f} {result.rate:>10,.0f} {result.cpu_per_event:>12,.0f} "
-            f"{result.read_back:>9,}"
-        )
+    print_runs(results, "mode")
     print()
-    if overloaded():
-        print(
-            "caution: the load average exceeds the CPU count, so the rates depend on the "
-            "machine's other work; the CPU per event is the steadier comparison"
-        )
-    missing = [r for r in results if r.read_back != r.outputs]
-    if missing:
-        print(f"warning: outputs missing on read-back: {[(r.side, r.read_back) for r in missing]}")
+    print_cautions(results)
     plain = [r for r in results if r.side == DEFAULT_SIDE]
     eos = [r for r in results if r.side == EXACTLY_ONCE_SIDE]
     if not plain or not eos:

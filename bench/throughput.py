@@ -280,6 +280,37 @@ def read_back(settings: Settings, topic: str, expected: int) -> int:
     return len(seen)
 
 
+def print_runs(results: Sequence[Result], column: str) -> None:
+    """One line per run (two runs a round), under a header naming the ``column`` of sides."""
+    width = max(len(column), *(len(r.side) for r in results))
+    header = (
+        f"{'round':>5}  {column:<{width}} {'inputs':>7} {'outputs':>7} {'seconds':>8} "
+        f"{'events/s':>10} {'CPU us/event':>12} {'read back':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for index, result in enumerate(results):
+        print(
+            f"{index // 2 + 1:>5}  {result.side:<{width}} {result.inputs:>7,} "
+            f"{result.outputs:>7,} {result.seconds:>8.3f} {result.rate:>10,.0f} "
+            f"{result.cpu_per_event:>12,.0f} {result.read_back:>9,}"
+        )
+
+
+def print_cautions(results: Sequence[Result]) -> list[Result]:
+    """Say when the machine was overloaded and which runs' outputs were not all read back;
+    return those runs."""
+    if overloaded():
+        print(
+            "caution: the load average exceeds the CPU count, so the rates depend on the "
+            "machine's other work; the CPU per event is the steadier comparison"
+        )
+    missing = [r for r in results if r.read_back != r.outputs]
+    if missing:
+        print(f"warning: outputs missing on read-back: {[(r.side, r.read_back) for r in missing]}")
+    return missing
+
+
 def report(
     results: list[Result],
     described: str,
@@ -303,18 +334,7 @@ def report(
         f"ServiceRunner, log level {log_level}; plain: one thread, consume({BATCH}) batches)"
     )
     print()
-    header = (
-        f"{'round':>5}  {'side':<7} {'inputs':>7} {'outputs':>7} {'seconds':>8} "
-        f"{'events/s':>10} {'CPU us/event':>12} {'read back':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for index, result in enumerate(results):
-        print(
-            f"{index // 2 + 1:>5}  {result.side:<7} {result.inputs:>7,} {result.outputs:>7,} "
-            f"{result.seconds:>8.3f} {result.rate:>10,.0f} {result.cpu_per_event:>12,.0f} "
-            f"{result.read_back:>9,}"
-        )
+    print_runs(results, "side")
     plain = median([r.rate for r in results if r.side == "plain"])
     ours = median([r.rate for r in results if r.side == "choreo"])
     plain_cpu = median([r.cpu_per_event for r in results if r.side == "plain"])
@@ -333,14 +353,7 @@ def report(
             f"({', '.join(f'{r.outputs:,}' for r in coalesced)} outputs for {events:,} inputs), "
             "so the sides did unequal work; use more --keys for one output per input"
         )
-    if overloaded():
-        print(
-            "caution: the load average exceeds the CPU count, so the rates depend on the "
-            "machine's other work; the CPU per event is the steadier comparison"
-        )
-    missing = [r for r in results if r.read_back != r.outputs]
-    if missing:
-        print(f"warning: outputs missing on read-back: {[(r.side, r.read_back) for r in missing]}")
+    missing = print_cautions(results)
     if failure is not None:
         print(f"choreo failed: {failure}")
         verdict = "misses (the runner failed)"
