@@ -62,8 +62,10 @@ def collecting(settings: Settings, url: str, group_id: str) -> Iterator[Collecto
         collector.stop()
         thread.join(30)
         store.close()
-    if failure:
-        raise failure[0]
+        # Raised even when the block failed (that failure becomes its context): a collector
+        # that died is usually why the block's assertion failed.
+        if failure:
+            raise failure[0]
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
@@ -308,23 +310,32 @@ def test_two_replicas_on_postgresql_share_partitions_and_store_each_event_once(
     """Two collectors in one group over one PostgreSQL database split the partitions between
     them, each stores what it holds, and together they store every event exactly once."""
     TopicAdmin(settings).ensure(ASSETS)
-    every = {
-        (asset_topic(settings.topic_prefix, asset), pid)
-        for asset in ASSETS
-        for pid in range(settings.topic_partitions)
-    } | {(declarations_topic(settings.topic_prefix), 0)}
+    topics = {asset_topic(settings.topic_prefix, asset) for asset in ASSETS}
+    every = {(topic, pid) for topic in topics for pid in range(settings.topic_partitions)} | {
+        (declarations_topic(settings.topic_prefix), 0)
+    }
+
+    def holds_asset_partitions(collector: Collector) -> bool:
+        return any(topic in topics for topic, _ in collector.assigned)
+
     with (
         collecting(settings, postgres_url, group_id) as first,
         collecting(settings, postgres_url, group_id) as second,
     ):
+        # Apache Kafka completes a group's first rebalance with whoever has joined: one replica
+        # may hold every partition before the other joins (the embedded broker waits for both).
+        # Events sent then would all be stored by the first, so wait for a split in which each
+        # replica holds asset partitions.
         wait_until(
             lambda: (
-                bool(first.assigned and second.assigned)
+                holds_asset_partitions(first)
+                and holds_asset_partitions(second)
                 and first.assigned | second.assigned == every
                 and not first.assigned & second.assigned
             ),
             "the partitions split between the replicas",
         )
+        split = (first.assigned, second.assigned)
         with Emitter(settings) as emitter:
             emitter.emit_many(
                 build_event(
@@ -338,10 +349,19 @@ def test_two_replicas_on_postgresql_share_partitions_and_store_each_event_once(
                 for i in range(PER_ASSET)
             )
         total = len(ASSETS) * PER_ASSET
-        wait_until(lambda: count(first.store, tables.events) == total, f"{total} events stored")
-        assert first.totals.stored > 0
-        assert second.totals.stored > 0
+        # A replica counts a batch after its transaction commits, so wait for the replicas'
+        # own counts rather than for the rows, which other connections see a moment earlier.
+        wait_until(
+            lambda: first.totals.stored + second.totals.stored >= total,
+            f"{total} events stored by the replicas",
+        )
+        assert (first.assigned, second.assigned) == split, "the partitions moved meanwhile"
+        stored = rows(first.store, tables.events)
+        assert len(stored) == total
         assert first.totals.stored + second.totals.stored == total
+        for replica, held in zip((first, second), split, strict=True):
+            on_held = [row for row in stored if (row["topic"], row["kafka_partition"]) in held]
+            assert replica.totals.stored == len(on_held) > 0
         assert count(first.store, tables.event_inputs) == total
         edges = rows(first.store, tables.observed_edges)
         assert {(e["downstream"], e["upstream"]): e["events"] for e in edges} == {
