@@ -53,14 +53,10 @@ from sqlalchemy import Column, MetaData, Table, create_engine
 from choreo import Settings
 from choreo.codec import AvroCodec
 from choreo.collector import tables
+from choreo.collector.batch_rows import epoch_ms
+from choreo.collector.consumed import Consumed
 from choreo.collector.ingest import DEFAULT_BATCH_SIZE, Collector, CollectorOptions
-from choreo.collector.store import (
-    SQLITE_CACHE_KIB,
-    SQLITE_CHECKPOINT_PAGES,
-    Consumed,
-    Store,
-    epoch_ms,
-)
+from choreo.collector.store import SQLITE_CACHE_KIB, SQLITE_CHECKPOINT_PAGES, Store
 from choreo.events import AssetEvent, InputVersion, ProducerInfo
 from choreo.events.topics import asset_topic
 from choreo.logs import configure_logging

@@ -36,15 +36,8 @@ from confluent_kafka import (  # noqa: TID251
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from choreo.codec import AvroCodec
-from choreo.collector.store import (
-    Consumed,
-    Content,
-    IngestResult,
-    Rejected,
-    Retired,
-    Store,
-    StoreUnavailableError,
-)
+from choreo.collector.consumed import Consumed, Content, IngestResult, Rejected, Retired
+from choreo.collector.store import Store, StoreUnavailableError
 from choreo.errors import CodecError, InvalidInputError
 from choreo.events import AssetDeclared, AssetEvent, validate_asset_key
 from choreo.events.topics import asset_from_topic, asset_topic_pattern, declarations_topic

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from choreo import Emitter, InputVersion
 from choreo.codec import AvroCodec
-from choreo.collector import store as store_module
-from choreo.collector import tables
+from choreo.collector import batch_rows, tables
+from choreo.collector.consumed import Consumed, IngestResult
 from choreo.collector.ingest import Collector, CollectorOptions
-from choreo.collector.store import Consumed, IngestResult, Store
+from choreo.collector.store import Store
 from choreo.events import AssetDeclared, AssetEvent, ProducerInfo
 from choreo.events.topics import asset_topic, declarations_topic
 from choreo.kafka.admin import TopicAdmin
@@ -374,7 +374,7 @@ def test_a_value_the_database_refuses_is_found_and_rejected(
 ) -> None:
     """A value PostgreSQL refuses, which the store did not foresee, fails only its own record:
     the batch is split down to it, it is kept as rejected, and every other record is stored."""
-    monkeypatch.setattr(store_module, "unstorable", lambda _record: None)
+    monkeypatch.setattr(batch_rows, "unstorable", lambda _record: None)
     producer = ProducerInfo(service="s", instance="i")
     events = [
         AssetEvent(asset="shop.a", version="v" * (600 if i == 5 else 1), producer=producer)

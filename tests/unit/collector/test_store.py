@@ -18,14 +18,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Table, select, text
 
 from choreo.collector import tables
-from choreo.collector.store import (
-    Consumed,
-    IngestResult,
-    Rejected,
-    Retired,
-    Store,
-    epoch_ms,
-)
+from choreo.collector.batch_rows import epoch_ms
+from choreo.collector.consumed import Consumed, IngestResult, Rejected, Retired
+from choreo.collector.store import Store
 from choreo.errors import ConfigError
 from choreo.events import (
     AssetDeclared,
