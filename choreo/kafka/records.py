@@ -8,6 +8,7 @@ keeps the rest of the adapter free of ``None`` checks.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -21,6 +22,23 @@ from confluent_kafka import (
 from choreo.errors import BrokerUnavailableError
 
 KafkaHeaders = list[tuple[str, str | bytes | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A consumed record as plain values, for code outside the Kafka adapter."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    @classmethod
+    def of(cls, message: Message) -> Record:
+        """The values of a consumed ``message``."""
+        topic, partition, offset = position(message)
+        return cls(topic, partition, offset, message.key(), message.value())
 
 
 def position(message: Message) -> tuple[str, int, int]:
