@@ -15,15 +15,13 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from types import TracebackType
 from typing import IO, Self
 
 import structlog
 
-from choreo.errors import BrokerUnavailableError, EmbeddedBrokerError
-from choreo.kafka.admin import TopicAdmin
-from choreo.settings import Settings
+from choreo.broker_readiness import broker_address, wait_until_ready
+from choreo.errors import EmbeddedBrokerError
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +33,6 @@ CLUSTER_ID = "choreo-embedded"
 #: Tansu starts in milliseconds; this is generous for a loaded CI machine.
 START_TIMEOUT_SECONDS = 15.0
 STOP_TIMEOUT_SECONDS = 5.0
-POLL_SECONDS = 0.05
 #: How much of the broker's output an error message quotes.
 TAIL_BYTES = 2000
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -71,8 +68,7 @@ class EmbeddedBroker:
     @property
     def bootstrap_servers(self) -> str:
         """``host:port``, the value for ``bootstrap.servers`` / ``CHOREO_BOOTSTRAP_SERVERS``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6 literal
-        return f"{host}:{self.port}"
+        return broker_address(self.host, self.port)
 
     @property
     def running(self) -> bool:
@@ -98,7 +94,13 @@ class EmbeddedBroker:
             raise EmbeddedBrokerError(f"cannot run the broker binary {binary}: {exc}") from exc
         self._process = process
         try:
-            self._wait_until_ready(process)
+            wait_until_ready(
+                self.host,
+                self.port,
+                timeout=self.start_timeout,
+                check_alive=lambda: self._check_alive(process),
+                failed=self._failed,
+            )
         except BaseException:
             self.stop()
             raise
@@ -174,28 +176,6 @@ class EmbeddedBroker:
             start_new_session=True,
         )
 
-    def _wait_until_ready(self, process: subprocess.Popen[bytes]) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            self._check_alive(process)
-            if _accepts_connections(self.host, self.port):
-                break
-            if time.monotonic() > deadline:
-                raise self._failed(
-                    f"it did not listen on {self.bootstrap_servers} within {self.start_timeout:g}s"
-                )
-            time.sleep(POLL_SECONDS)
-        # The embedded broker is plain TCP on loopback: the user's client options (SASL, TLS)
-        # are meant for their real cluster, so none are passed here.
-        probe = Settings.model_construct(bootstrap_servers=self.bootstrap_servers, kafka={})
-        try:
-            TopicAdmin(probe, timeout=max(1.0, deadline - time.monotonic())).check_reachable()
-        except BrokerUnavailableError as exc:
-            self._check_alive(process)
-            raise self._failed(
-                f"it did not answer a Kafka metadata request within {self.start_timeout:g}s"
-            ) from exc
-
     def _check_alive(self, process: subprocess.Popen[bytes]) -> None:
         status = process.poll()
         if status is None:
@@ -207,7 +187,10 @@ class EmbeddedBroker:
 
     def _failed(self, why: str) -> EmbeddedBrokerError:
         tail = self.output_tail() or "(no output)"
-        return EmbeddedBrokerError(f"the embedded broker did not start: {why}. Its output:\n{tail}")
+        return EmbeddedBrokerError(
+            f"the embedded broker did not start at {self.bootstrap_servers}: {why}. "
+            f"Its output:\n{tail}"
+        )
 
 
 def start_embedded_broker(host: str = "127.0.0.1", port: int = 0) -> EmbeddedBroker:
@@ -256,11 +239,3 @@ def _port_taken(host: str, port: int) -> str:
         f"port {port} on {host} is already in use (another broker?); stop what listens there "
         "or choose another port (choreo broker --port N)"
     )
-
-
-def _accepts_connections(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=POLL_SECONDS * 4):
-            return True
-    except OSError:
-        return False

@@ -11,7 +11,6 @@ import base64
 import os
 import socket
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -27,9 +26,7 @@ from choreo.apache_kafka._tools import (
     last_lines,
     run_tool,
 )
-from choreo.errors import BrokerUnavailableError
-from choreo.kafka.admin import TopicAdmin
-from choreo.settings import Settings
+from choreo.broker_readiness import broker_address, wait_until_ready
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +35,6 @@ START_TIMEOUT_SECONDS = 90.0
 #: A single node's controlled shutdown takes a second or two.
 STOP_TIMEOUT_SECONDS = 30.0
 FORMAT_TIMEOUT_SECONDS = 120.0
-POLL_SECONDS = 0.1
 #: How much of the broker's log an error message quotes.
 TAIL_BYTES = 4000
 #: The distribution's defaults (``kafka-server-start.sh``) with a smaller heap: tests are small.
@@ -63,7 +59,7 @@ def render_server_properties(
     data_dir: Path, host: str, port: int, controller_port: int, node_id: int = 1
 ) -> str:
     """``server.properties`` of a single combined broker and controller node, sized for tests."""
-    client, controller = _address(host, port), _address(host, controller_port)
+    client, controller = broker_address(host, port), broker_address(host, controller_port)
     settings = {
         "process.roles": "broker,controller",
         "node.id": str(node_id),
@@ -139,7 +135,7 @@ class ApacheKafka:
     @property
     def bootstrap_servers(self) -> str:
         """``host:port``, the value for ``bootstrap.servers`` / ``CHOREO_BOOTSTRAP_SERVERS``."""
-        return _address(self.host, self.port)
+        return broker_address(self.host, self.port)
 
     @property
     def log_path(self) -> Path:
@@ -170,7 +166,7 @@ class ApacheKafka:
         with self.log_path.open("ab") as output:
             output.write(f"\n=== starting: {' '.join(command)}\n".encode())
             output.flush()
-            self._process = subprocess.Popen(  # noqa: S603 - our java, argument list
+            process = self._process = subprocess.Popen(  # noqa: S603 - our java, argument list
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
@@ -180,7 +176,13 @@ class ApacheKafka:
                 start_new_session=True,
             )
         try:
-            self._wait_until_ready(self._process)
+            wait_until_ready(
+                self.host,
+                self.port,
+                timeout=self.start_timeout,
+                check_alive=lambda: self._check_alive(process),
+                failed=self._failed,
+            )
         except BaseException:
             self.kill()
             raise
@@ -257,23 +259,6 @@ class ApacheKafka:
             )
         return config
 
-    def _wait_until_ready(self, process: subprocess.Popen[bytes]) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while not _accepts_connections(self.host, self.port):
-            self._check_alive(process)
-            if time.monotonic() > deadline:
-                raise self._failed(f"it did not listen within {self.start_timeout:g}s")
-            time.sleep(POLL_SECONDS)
-        # A plain listener on loopback: the user's client options are for their real cluster.
-        probe = Settings.model_construct(bootstrap_servers=self.bootstrap_servers, kafka={})
-        try:
-            TopicAdmin(probe, timeout=max(1.0, deadline - time.monotonic())).check_reachable()
-        except BrokerUnavailableError as exc:
-            self._check_alive(process)
-            raise self._failed(
-                f"it did not answer a metadata request within {self.start_timeout:g}s"
-            ) from exc
-
     def _check_alive(self, process: subprocess.Popen[bytes]) -> None:
         status = process.poll()
         if status is not None:
@@ -287,10 +272,6 @@ class ApacheKafka:
             f"Apache Kafka {self.version} did not start at {self.bootstrap_servers}: {why}. "
             f"The end of {self.log_path}:\n{tail}"
         )
-
-
-def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _claim_port(host: str, port: int) -> int:
@@ -307,15 +288,7 @@ def _claim_port(host: str, port: int) -> int:
             sock.bind((host, port))
         except OSError as exc:
             raise ApacheKafkaError(
-                f"cannot listen on {_address(host, port)}: {exc.strerror}"
+                f"cannot listen on {broker_address(host, port)}: {exc.strerror}"
             ) from exc
         bound: int = sock.getsockname()[1]
         return bound
-
-
-def _accepts_connections(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
