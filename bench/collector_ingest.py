@@ -53,9 +53,9 @@ from sqlalchemy import Column, MetaData, Table, create_engine
 from choreo import Settings
 from choreo.codec import AvroCodec
 from choreo.collector import tables
-from choreo.collector.batch_rows import epoch_ms
 from choreo.collector.consumed import Consumed
 from choreo.collector.ingest import DEFAULT_BATCH_SIZE, Collector, CollectorOptions
+from choreo.collector.millis import to_millis
 from choreo.collector.store import SQLITE_CACHE_KIB, SQLITE_CHECKPOINT_PAGES, Store
 from choreo.events import AssetEvent, InputVersion, ProducerInfo
 from choreo.events.topics import asset_topic
@@ -134,7 +134,7 @@ def row_of(record: Consumed) -> tuple[Any, ...]:
         "asset": e.asset,
         "partition": e.partition or "",
         "version": e.version,
-        "occurred_at_ms": epoch_ms(e.occurred_at),
+        "occurred_at_ms": to_millis(e.occurred_at),
         "producer_service": e.producer.service,
         "producer_instance": e.producer.instance,
         "code_version": e.producer.code_version,

@@ -13,26 +13,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from choreo.collector.consumed import Consumed, Rejected, Retired
+from choreo.collector.millis import to_millis
 from choreo.collector.storable import unstorable
 from choreo.collector.tables import NO_PARTITION, REJECTED_VALUE_MAX
 from choreo.events import AssetDeclared, AssetEvent, EventKind
 
 log = structlog.get_logger(__name__)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def epoch_ms(value: datetime) -> int:
-    """Milliseconds since the epoch, exactly (no float rounding)."""
-    return (value - _EPOCH) // _MS
-
 
 EventRow = tuple[Any, ...]
 """A row of ``choreo_events``: the values of ``EVENT_COLUMNS``, in that order."""
@@ -100,7 +91,7 @@ class BatchPlan:
             elif isinstance(content, AssetDeclared):
                 self.declarations[content.asset] = content  # the last one of an asset wins
                 self.declared += 1
-                at = epoch_ms(content.declared_at)
+                at = to_millis(content.declared_at)
                 for asset in (content.asset, *content.inputs):
                     _keep_earliest(self.declared_seen, asset, at)
             elif isinstance(content, Retired):
@@ -117,7 +108,7 @@ class BatchPlan:
             e.asset,
             NO_PARTITION if partition is None else partition,
             e.version,
-            (e.occurred_at - _EPOCH) // _MS,
+            to_millis(e.occurred_at),
             producer.service,
             producer.instance,
             producer.code_version,
@@ -233,7 +224,7 @@ def declaration_row(asset: str, declaration: AssetDeclared | Retired) -> dict[st
             "trigger": declaration.trigger,
             "freshness_ms": declaration.freshness_ms,
             "code_version": declaration.code_version,
-            "declared_at_ms": epoch_ms(declaration.declared_at),
+            "declared_at_ms": to_millis(declaration.declared_at),
         }
     return {"b_asset": asset, **values}
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, select
 
 from choreo.collector import rows, tables
-from choreo.collector.status import from_millis
+from choreo.collector.millis import from_millis
 from choreo.collector.views import ProvenanceNode
 
 #: A tree of a deep graph with many shared inputs repeats subtrees; past this many nodes the

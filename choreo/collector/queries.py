@@ -19,14 +19,13 @@ from sqlalchemy import ColumnElement, Engine
 from choreo.collector import openlineage, provenance, rows, tables
 from choreo.collector.cache import DEFAULT_REFRESH_SECONDS, LineageCache, StatusSnapshot
 from choreo.collector.graph import DOWNSTREAM, UPSTREAM, LineageGraph
+from choreo.collector.millis import from_millis, to_millis
 from choreo.collector.status import (
-    from_millis,
     judge,
     partition_statuses,
     rollup,
     status_of,
     summarise,
-    to_millis,
 )
 from choreo.collector.views import (
     AssetDetail,

@@ -26,7 +26,8 @@ from sqlalchemy import (
 
 from choreo.collector import tables
 from choreo.collector.graph import AssetRecord, LineageGraph
-from choreo.collector.status import ConsumedInput, PartitionRecord, from_millis
+from choreo.collector.millis import from_millis
+from choreo.collector.status import ConsumedInput, PartitionRecord
 from choreo.collector.views import EventView
 
 #: Values per ``IN (...)`` list: far under SQLite's and PostgreSQL's bound-parameter limits, and

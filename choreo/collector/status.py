@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from choreo.collector.graph import AssetRecord
+from choreo.collector.millis import from_millis
 from choreo.collector.views import AssetSummary, PartitionStatus, Status
 
 #: An asset keeps at most this many reasons, so one asset with a thousand stale partitions does
@@ -31,17 +31,6 @@ from choreo.collector.views import AssetSummary, PartitionStatus, Status
 MAX_REASONS = 10
 UPDATED = "UPDATED"
 FAILED = "FAILED"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def from_millis(millis: int) -> datetime:
-    """Epoch milliseconds (how the tables store time) as an aware UTC ``datetime``."""
-    return EPOCH + timedelta(milliseconds=millis)
-
-
-def to_millis(value: datetime) -> int:
-    """An aware ``datetime`` as epoch milliseconds."""
-    return (value - EPOCH) // timedelta(milliseconds=1)
 
 
 def target(asset: str, partition: str | None) -> str:

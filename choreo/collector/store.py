@@ -36,10 +36,10 @@ from choreo.collector.batch_rows import (
     DerivedRows,
     EventRow,
     declaration_row,
-    epoch_ms,
     rejected_rows,
 )
 from choreo.collector.consumed import Consumed, IngestResult, Rejected, Retired
+from choreo.collector.millis import to_millis
 from choreo.collector.statements import Statements
 from choreo.collector.tables import metadata, offsets
 from choreo.errors import ConfigError, UnreachableError
@@ -226,7 +226,7 @@ class Store:
             return self._ingest([replace(item, content=Rejected(reason))], group)
 
     def _ingest(self, batch: Sequence[Consumed], group: str) -> IngestResult:
-        plan = BatchPlan(batch, epoch_ms(datetime.now(UTC)))
+        plan = BatchPlan(batch, to_millis(datetime.now(UTC)))
         for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
             try:
                 with self._engine.begin() as conn:

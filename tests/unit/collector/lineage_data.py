@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, delete, func, insert, select, update
 
 from choreo.collector import tables
-from choreo.collector.status import to_millis
+from choreo.collector.millis import to_millis
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 GROUP = "choreo-collector"

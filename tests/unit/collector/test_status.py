@@ -7,19 +7,18 @@ from datetime import UTC, datetime
 import pytest
 
 from choreo.collector.graph import AssetRecord
+from choreo.collector.millis import from_millis, to_millis
 from choreo.collector.status import (
     MAX_REASONS,
     ConsumedInput,
     PartitionRecord,
     duration,
-    from_millis,
     judge,
     lateness_ms,
     partition_statuses,
     rollup,
     status_of,
     summarise,
-    to_millis,
 )
 from choreo.collector.views import Status
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Table, select, text
 
 from choreo.collector import tables
-from choreo.collector.batch_rows import epoch_ms
 from choreo.collector.consumed import Consumed, IngestResult, Rejected, Retired
+from choreo.collector.millis import to_millis
 from choreo.collector.store import Store
 from choreo.errors import ConfigError
 from choreo.events import (
@@ -149,7 +149,7 @@ def test_an_event_is_stored_with_every_field(store: Store) -> None:
         "asset": "shop.summary",
         "partition": tables.NO_PARTITION,
         "version": "v5",
-        "occurred_at_ms": epoch_ms(T0) + 5000,
+        "occurred_at_ms": to_millis(T0) + 5000,
         "producer_service": "sales",
         "producer_instance": "sales-1",
         "code_version": "7",
@@ -194,8 +194,8 @@ def test_inputs_are_stored_in_order_and_an_edge_counts_each_event_once(store: St
     orders = edges[("shop.summary", "shop.orders")]
     assert (orders["events"], orders["first_seen_ms"], orders["last_seen_ms"]) == (
         2,
-        epoch_ms(T0),
-        epoch_ms(T0) + 9000,
+        to_millis(T0),
+        to_millis(T0) + 9000,
     )
     assert edges[("shop.summary", "shop.customers")]["events"] == 1
 
@@ -230,9 +230,9 @@ def test_latest_keeps_the_newest_event_and_the_newest_update_whatever_the_order(
         "event_id": str(failed.event_id),
         "kind": "FAILED",
         "version": "v20",
-        "occurred_at_ms": epoch_ms(T0) + 20_000,
+        "occurred_at_ms": to_millis(T0) + 20_000,
         "updated_event_id": str(updated.event_id),
-        "updated_at_ms": epoch_ms(T0) + 10_000,
+        "updated_at_ms": to_millis(T0) + 10_000,
     }
 
 
@@ -255,9 +255,9 @@ def test_assets_are_first_seen_at_their_earliest_event_or_declaration(store: Sto
     store.ingest(batch(declared("shop.forecast", "shop.summary"), topic=DECLARATIONS), GROUP)
     seen = {r["asset"]: r["first_seen_ms"] for r in rows(store, tables.assets)}
     assert seen == {
-        "shop.summary": epoch_ms(T0),
-        "shop.orders": epoch_ms(T0) + 50_000,
-        "shop.forecast": epoch_ms(T0),
+        "shop.summary": to_millis(T0),
+        "shop.orders": to_millis(T0) + 50_000,
+        "shop.forecast": to_millis(T0),
     }
 
 
