@@ -360,9 +360,17 @@ class ServiceRunner:
     # -- durability ----------------------------------------------------------------------------
 
     def _make_durable(self) -> None:
-        """Write what is waiting and wait for the broker (before a commit that must count)."""
+        """Write what is waiting and wait for the broker (before a commit that must count).
+
+        Runs whose outputs the broker acknowledges during that wait (it was unreachable for
+        longer than the grace given to in-flight runs) are recorded and their slices written
+        too: left for the loop, they would find their shards revoked and run again.
+        """
         self._changelog.flush(force=True)
         self._dead_letters.flush(force=True)
+        self._producing().flush(10)
+        self._service_producer()
+        self._changelog.flush(force=True)
         self._producing().flush(10)
 
     def _commit(

@@ -24,8 +24,12 @@ def running(
     *,
     instance: str = "test-1",
     metrics_port: int | None = None,
+    shutdown_grace_seconds: float = 5,
 ) -> Iterator[ServiceRunner]:
-    """Run ``service`` in a thread for the duration of the block; re-raise its failure."""
+    """Run ``service`` in a thread for the duration of the block; re-raise its failure.
+
+    ``shutdown_grace_seconds`` is how long in-flight runs are waited for on a revocation or at
+    the end before the runner writes what it has and commits."""
     runner = ServiceRunner(
         service,
         settings,
@@ -33,7 +37,7 @@ def running(
             instance=instance,
             metrics_port=metrics_port,
             metrics_host="127.0.0.1",
-            shutdown_grace_seconds=5,
+            shutdown_grace_seconds=shutdown_grace_seconds,
             session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
         ),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,9 +20,11 @@ from choreo.collector.store import Store
 from choreo.collector.tables import events as events_table
 from choreo.settings import Settings
 
-from .services_support import collect, running
+from .services_support import SESSION_TIMEOUT_MS, at_least, collect, running
 
 BEFORE, AFTER = 60, 60
+#: Grace for in-flight runs on a revocation, shorter than a broker restart takes.
+GRACE_SECONDS = 4
 
 
 @contextmanager
@@ -98,3 +100,55 @@ def test_broker_restart_mid_cascade_loses_and_doubles_nothing(tmp_path: Path, ha
     ids = stored_ids(store)
     assert wanted <= set(ids)  # the collector stored every acknowledged event
     assert Counter(ids).most_common(1)[0][1] == 1  # and none twice
+
+
+def eventually(condition: Callable[[], bool], timeout: float) -> bool:
+    """Whether ``condition()`` holds within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.mark.apache_kafka
+def test_output_acknowledged_while_partitions_are_lost_is_recorded_not_run_again(
+    tmp_path: Path,
+) -> None:
+    """An output the broker acknowledges only after the group dropped the service (the broker
+    was down past the session timeout) is recorded before the partitions go: it never reruns."""
+    calls: list[str | None] = []
+    entered, release = threading.Event(), threading.Event()
+    svc = Service("svc-lost")
+
+    @svc.asset("t.out", inputs=["t.in"], partitioned=True)
+    def out(ctx, source):  # type: ignore[no-untyped-def]
+        calls.append(ctx.partition)
+        entered.set()
+        release.wait(60)
+        return ctx.output(source=source.version)
+
+    with ApacheKafka(tmp_path / "kafka") as kafka:
+        settings = Settings(
+            bootstrap_servers=kafka.bootstrap_servers,
+            topic_prefix="l.",
+            kafka={"reconnect.backoff.max.ms": "1000"},  # back within a second of the broker
+        )
+        # The broker stays down past the session timeout, so the group drops the service; the
+        # grace given to in-flight runs ends before the broker is back (it takes seconds to
+        # start), so the acknowledgement arrives while the runner makes its state durable.
+        with running(svc, settings, shutdown_grace_seconds=GRACE_SECONDS) as runner:
+            with Emitter(settings) as emitter:
+                emitter.updated("t.in", partition="p1", version="v1")
+            assert entered.wait(60)
+            kafka.kill()
+            release.set()  # the output is produced while the broker is down
+            time.sleep(SESSION_TIMEOUT_MS / 1000 + 0.5)
+            kafka.start()
+            assert eventually(lambda: not runner.assigned_indices, timeout=30)  # they were lost
+            assert eventually(lambda: bool(runner.assigned_indices), timeout=60)  # and came back
+            time.sleep(3)  # restored, and every chance to run again
+            events = collect(settings, "t.out", until=at_least(2), timeout=5)
+    assert calls == ["p1"]
+    assert [e.partition for e in events] == ["p1"]
