@@ -25,6 +25,18 @@ from choreo.events import AssetDeclared, AssetEvent, EventKind
 
 log = structlog.get_logger(__name__)
 
+
+def log_rejected(item: Consumed, reason: str) -> None:
+    """Say which record is kept in ``choreo_rejected`` instead of the tables, and why."""
+    log.warning(
+        "record.rejected",
+        topic=item.topic,
+        partition=item.partition,
+        offset=item.offset,
+        error=reason,
+    )
+
+
 EventRow = tuple[Any, ...]
 """A row of ``choreo_events``: the values of ``EVENT_COLUMNS``, in that order."""
 EVENT_COLUMNS = (
@@ -75,13 +87,7 @@ class BatchPlan:
             content = item.content
             if isinstance(content, AssetEvent | AssetDeclared) and (reason := unstorable(content)):
                 content = Rejected(reason)
-                log.warning(
-                    "record.rejected",
-                    topic=item.topic,
-                    partition=item.partition,
-                    offset=item.offset,
-                    error=reason,
-                )
+                log_rejected(item, reason)
             if isinstance(content, AssetEvent):
                 event_id = str(content.event_id)
                 if event_id in self.events:

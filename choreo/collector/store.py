@@ -36,6 +36,7 @@ from choreo.collector.batch_rows import (
     DerivedRows,
     EventRow,
     declaration_row,
+    log_rejected,
     rejected_rows,
 )
 from choreo.collector.consumed import Consumed, IngestResult, Rejected, Retired
@@ -216,13 +217,7 @@ class Store:
                 return self.ingest(batch[:middle], group) + self.ingest(batch[middle:], group)
             item = batch[0]
             reason = f"the database refused it: {getattr(exc, 'orig', None) or exc}"
-            log.warning(
-                "record.rejected",
-                topic=item.topic,
-                partition=item.partition,
-                offset=item.offset,
-                error=reason,
-            )
+            log_rejected(item, reason)
             return self._ingest([replace(item, content=Rejected(reason))], group)
 
     def _ingest(self, batch: Sequence[Consumed], group: str) -> IngestResult:
