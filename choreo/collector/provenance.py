@@ -58,15 +58,8 @@ def _inputs_of(
     named: dict[str, _Event] = {}
     for chunk in rows.chunks(event_ids):
         statement = (
-            select(
-                inputs.c.event_id,
-                inputs.c.position,
-                inputs.c.asset,
-                inputs.c.partition,
-                inputs.c.version,
-                inputs.c.input_event_id,
-                *_EVENT_COLUMNS,
-            )
+            rows.consumed_select()
+            .add_columns(*_EVENT_COLUMNS)
             .select_from(inputs)
             .outerjoin(events, events.c.event_id == inputs.c.input_event_id)
             .where(inputs.c.event_id.in_(chunk))

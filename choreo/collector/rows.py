@@ -173,7 +173,9 @@ def _partition_record(
     )
 
 
-def _consumed_select() -> Any:
+def consumed_select() -> Any:
+    """``SELECT`` of the stored inputs of events: owner, position, what it names, and which
+    event that was (add a ``WHERE`` on ``event_inputs.event_id``)."""
     inputs = tables.event_inputs
     return select(
         inputs.c.event_id,
@@ -217,7 +219,7 @@ def load_partitions(conn: Connection, assets: Sequence[str] | None) -> list[Part
         # would make the database walk every input row in key order instead).
         consumed = _group_consumed(
             conn.execute(
-                _consumed_select().where(inputs.c.event_id.in_(select(latest.c.updated_event_id)))
+                consumed_select().where(inputs.c.event_id.in_(select(latest.c.updated_event_id)))
             )
         )
     else:
@@ -227,9 +229,7 @@ def load_partitions(conn: Connection, assets: Sequence[str] | None) -> list[Part
         consumed = {}
         for chunk in chunks(updated):
             consumed.update(
-                _group_consumed(
-                    conn.execute(_consumed_select().where(inputs.c.event_id.in_(chunk)))
-                )
+                _group_consumed(conn.execute(consumed_select().where(inputs.c.event_id.in_(chunk))))
             )
     return [_partition_record(row, consumed.get(row[6] or "", ())) for row in found]
 
