@@ -286,6 +286,7 @@ class ServiceRunner:
             self._global.close()
         if self._restorer is not None:
             self._restorer.close()
+        self._telemetry.publish()
         if self._status is not None:
             self._status.stop()
         self._telemetry.log.info("service.stopped")
@@ -307,6 +308,7 @@ class ServiceRunner:
                 self._apply(self.engine.on_wake(_now()))
             self._service_producer()
             self._telemetry.in_flight(len(self.engine.in_flight))
+            self._telemetry.publish()
             self._changelog.flush()
             self._dead_letters.flush()
             # Idle: caught up and nothing in flight, so nothing more would join a transaction.

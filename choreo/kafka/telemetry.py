@@ -1,8 +1,10 @@
 """What a running service tells the outside: metrics, log lines, the observer hook, lag, health.
 
-All of it happens per input record and per run, on the poll thread, so it is kept cheap: metric
-children are looked up once per asset or topic rather than per run, the logger is bound once
-when the runner starts, and log fields are only built when their level is enabled.
+All of it happens per input record and per run, on the poll thread, so it is kept cheap: counts
+and run durations are gathered in plain Python and handed to the metrics once per turn of the
+loop (``publish``; a Prometheus update takes a lock and several calls, and a busy service reads
+hundreds of records a turn), metric children are looked up once per asset or topic, the logger
+is bound once when the runner starts, and log fields are only built when their level is enabled.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class Telemetry:
         self._info = True
         self._children: dict[tuple[object, ...], Any] = {}
         self._next_lag = 0.0
+        self._counts: dict[tuple[Any, ...], int] = {}
+        self._durations: dict[str, list[float]] = {}
+        self._succeeded_at: dict[str, float] = {}
 
     def start(self, **fields: Any) -> None:
         """Bind the logger (with ``fields``) once the process has configured logging."""
@@ -57,11 +62,29 @@ class Telemetry:
 
     def consumed(self, topic: str) -> None:
         """A record was read from ``topic``."""
-        self._child(self.metrics.consumed, topic).inc()
+        self._count(self.metrics.consumed, topic)
 
     def in_flight(self, runs: int) -> None:
         """``runs`` are in flight now."""
         self.metrics.in_flight.set(runs)
+
+    def publish(self) -> None:
+        """Hand what was counted since the last call to the metrics (once per turn of the loop,
+        and before the runner stops)."""
+        if self._counts:
+            counts, self._counts = self._counts, {}
+            for (metric, *labels), amount in counts.items():
+                self._child(metric, *labels).inc(amount)
+        if self._durations:
+            durations, self._durations = self._durations, {}
+            for asset, seconds in durations.items():
+                child = self._child(self.metrics.run_seconds, asset)
+                for value in seconds:
+                    child.observe(value)
+        if self._succeeded_at:
+            succeeded, self._succeeded_at = self._succeeded_at, {}
+            for asset, at in succeeded.items():
+                self._child(self.metrics.last_success, asset).set(at)
 
     def run_started(self, run: StartRun) -> None:
         """A run was handed to the workers."""
@@ -85,11 +108,11 @@ class Telemetry:
         asset = run.definition.key
         metrics = self.metrics
         succeeded = isinstance(outcome, Succeeded)
-        self._child(metrics.runs, asset, "succeeded" if succeeded else "failed").inc()
-        self._child(metrics.run_seconds, asset).observe(outcome.seconds)
-        self._child(metrics.published, asset, event.kind.value).inc()
+        self._count(metrics.runs, asset, "succeeded" if succeeded else "failed")
+        self._durations.setdefault(asset, []).append(outcome.seconds)
+        self._count(metrics.published, asset, event.kind.value)
         if succeeded:
-            self._child(metrics.last_success, asset).set(time.time())
+            self._succeeded_at[asset] = time.time()
         if self._info:
             self._log.info(
                 "run.finished",
@@ -129,6 +152,10 @@ class Telemetry:
                     )
         except KafkaException as exc:
             self._log.debug("lag.unavailable", error=str(exc))
+
+    def _count(self, metric: Any, *labels: str) -> None:
+        key = (metric, *labels)
+        self._counts[key] = self._counts.get(key, 0) + 1
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, looked up once: prometheus-client's lookup is slow."""
