@@ -116,16 +116,15 @@ class AssetDefinition:
     code_version: str
     owner: str | None
     description: str | None
+    is_async: bool = field(init=False, repr=False, compare=False)
+    """Whether the function is a coroutine function (run on an event loop)."""
+    input_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Input asset keys in declaration order (the order of the function's parameters)."""
 
-    @property
-    def is_async(self) -> bool:
-        """Whether the function is a coroutine function (run on an event loop)."""
-        return inspect.iscoroutinefunction(self.fn)
-
-    @property
-    def input_keys(self) -> tuple[str, ...]:
-        """Input asset keys in declaration order (the order of the function's parameters)."""
-        return tuple(i.key for i in self.inputs)
+    def __post_init__(self) -> None:
+        # Worked out once: both are read for every run.
+        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.fn))
+        object.__setattr__(self, "input_keys", tuple(i.key for i in self.inputs))
 
 
 class Service:
