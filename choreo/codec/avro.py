@@ -25,6 +25,7 @@ from fastavro.schema import fingerprint as _fingerprint_hex
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 from pydantic import ValidationError
 
+from choreo.codec import event_writer
 from choreo.codec.schemas import FINGERPRINT_ALGORITHM, ParsedSchema, SchemaSet
 from choreo.errors import CodecError, SchemaError
 from choreo.events.models import AssetDeclared, AssetEvent, AssetRequest
@@ -134,6 +135,10 @@ class AvroCodec:
             )
             for fullname, model in _MODELS.items()
         }
+        # The direct writer knows one schema only: the one it was written for.
+        self._events_direct = (
+            self._schemas.fingerprint("choreo.AssetEvent") == event_writer.FINGERPRINT
+        )
         self._by_fingerprint: dict[bytes, _Reading] = {}
         self._by_schema_id: dict[int, _Reading] = {}
 
@@ -170,6 +175,10 @@ class AvroCodec:
             header = _CONFLUENT_PREFIX + _SCHEMA_ID.pack(schema_id)
         else:
             raise CodecError(f"schema registry id {schema_id!r} is out of range 0..{SCHEMA_ID_MAX}")
+        if self._events_direct and type(record) is AssetEvent:
+            body = event_writer.event_body(record)
+            if body is not None:
+                return header + body
         buffer = io.BytesIO()
         buffer.write(header)
         try:
