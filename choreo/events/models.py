@@ -23,7 +23,13 @@ LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
 
 def _utc_millis(value: datetime) -> datetime:
-    """Normalise to aware UTC at millisecond precision, the resolution of ``timestamp-millis``."""
+    """Normalise to aware UTC at millisecond precision, the resolution of ``timestamp-millis``.
+
+    Every decoded timestamp is already that (fastavro gives UTC milliseconds), so it is returned
+    as it is rather than converted to itself.
+    """
+    if value.tzinfo is UTC and not value.microsecond % 1000:
+        return value
     if value.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware (e.g. datetime.now(UTC))")
     value = value.astimezone(UTC)

@@ -49,6 +49,29 @@ def test_timestamps_are_utc_millis() -> None:
     assert event.occurred_at == datetime(2026, 11, 20, 10, 0, 0, 123000, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        (datetime(2026, 1, 1, 0, 0, 0, 5000, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 0, 5000)),
+        (datetime(2026, 1, 1, 0, 0, 0, 5999, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 0, 5000)),
+        (
+            datetime(2026, 1, 1, 1, 0, 0, 5000, tzinfo=timezone(timedelta(hours=1))),
+            datetime(2026, 1, 1, 0, 0, 0, 5000),
+        ),
+        (
+            datetime(2026, 1, 1, 0, 0, 0, 5000, tzinfo=timezone(timedelta(0), "Z")),
+            datetime(2026, 1, 1, 0, 0, 0, 5000),
+        ),
+    ],
+    ids=["utc-millis", "utc-micros", "offset", "other-utc-zone"],
+)
+def test_timestamps_end_as_utc_millis(given: datetime, kept: datetime) -> None:
+    """Whatever the zone or precision given, the event holds UTC at millisecond precision."""
+    event = AssetEvent(asset="a", version="v", producer=PRODUCER, occurred_at=given)
+    assert event.occurred_at.tzinfo is UTC
+    assert event.occurred_at.replace(tzinfo=None) == kept
+
+
 def test_naive_timestamps_are_refused() -> None:
     """A naive datetime is ambiguous and refused."""
     with pytest.raises(ValidationError, match="timezone-aware"):
