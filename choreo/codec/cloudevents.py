@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote
 
-from choreo.events.models import AssetDeclared, AssetEvent, AssetRequest
+from choreo.events.models import AssetDeclared, AssetEvent, AssetRequest, EventKind
 
 SPEC_VERSION = "1.0"
 TYPE_PREFIX = "choreo.asset."
@@ -46,6 +46,16 @@ _ATTRIBUTE_PREFIX = "ce_"
 _CONTENT_TYPE = "content-type"
 _ENCODING = "utf-8"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UTC_OFFSET = "+00:00"
+# Header values that only depend on a few fixed choices, encoded once.
+_SPEC_VERSION = SPEC_VERSION.encode(_ENCODING)
+_EVENT_TYPES = {kind: (TYPE_PREFIX + kind.value.lower()).encode(_ENCODING) for kind in EventKind}
+_REQUESTED_TYPE = REQUESTED_TYPE.encode(_ENCODING)
+_DECLARED_TYPE = DECLARED_TYPE.encode(_ENCODING)
+_CONTENT_TYPES = {
+    True: CONTENT_TYPE_CONFLUENT.encode(_ENCODING),
+    False: CONTENT_TYPE_SINGLE_OBJECT.encode(_ENCODING),
+}
 
 HeaderValue = bytes | str | None
 Headers = Iterable[tuple[str, HeaderValue]] | Mapping[str, HeaderValue]
@@ -58,8 +68,10 @@ def _source(service: str, instance: str) -> bytes:
     return path.encode(_ENCODING)
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _rfc3339(moment: datetime) -> bytes:
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    # In UTC the offset isoformat writes is always the trailing "+00:00".
+    return (text[: -len(_UTC_OFFSET)] + "Z").encode(_ENCODING)
 
 
 def declaration_id(declared: AssetDeclared) -> uuid.UUID:
@@ -83,31 +95,30 @@ def headers_for(
     """
     if isinstance(record, AssetEvent):
         event_id = record.event_id
-        event_type = TYPE_PREFIX + record.kind.value.lower()
+        event_type = _EVENT_TYPES[record.kind]
         moment = record.occurred_at
         subject = record.asset if record.partition is None else f"{record.asset}/{record.partition}"
         source = _source(record.producer.service, record.producer.instance)
     elif isinstance(record, AssetRequest):
         event_id = record.request_id
-        event_type = REQUESTED_TYPE
+        event_type = _REQUESTED_TYPE
         moment = record.requested_at
         subject = record.asset if record.partition is None else f"{record.asset}/{record.partition}"
         source = _source("requests", record.requested_by)
     else:
         event_id = declaration_id(record)
-        event_type = DECLARED_TYPE
+        event_type = _DECLARED_TYPE
         moment = record.declared_at
         subject = record.asset
         source = _source(record.producer.service, record.producer.instance)
-    content_type = CONTENT_TYPE_CONFLUENT if registry_framed else CONTENT_TYPE_SINGLE_OBJECT
     return [
-        ("ce_specversion", SPEC_VERSION.encode(_ENCODING)),
+        ("ce_specversion", _SPEC_VERSION),
         ("ce_id", str(event_id).encode(_ENCODING)),
         ("ce_source", source),
-        ("ce_type", event_type.encode(_ENCODING)),
+        ("ce_type", event_type),
         ("ce_subject", subject.encode(_ENCODING)),
-        ("ce_time", _rfc3339(moment).encode(_ENCODING)),
-        (_CONTENT_TYPE, content_type.encode(_ENCODING)),
+        ("ce_time", _rfc3339(moment)),
+        (_CONTENT_TYPE, _CONTENT_TYPES[bool(registry_framed)]),
     ]
 
 

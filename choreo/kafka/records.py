@@ -57,7 +57,7 @@ def is_partition_eof(message: Message) -> bool:
 
 def kafka_headers(headers: list[tuple[str, bytes]]) -> KafkaHeaders:
     """choreo's header pairs in the type confluent-kafka's ``produce`` takes."""
-    converted: KafkaHeaders = [(name, value) for name, value in headers]
+    converted: KafkaHeaders = list(headers)
     return converted
 
 
