@@ -43,9 +43,14 @@ def record_key(asset: str, partition: OutputPartition) -> bytes:
     return (asset if partition is None else f"{asset}/{partition}").encode()
 
 
+#: One encoder for every slice: ``json.dumps`` with options builds a new one per call. A slice is
+#: plain data built by ``PartitionSlice.to_dict``, never cyclic, so the cycle check is skipped.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def encode_value(record: dict[str, object]) -> bytes:
     """A slice as the changelog value (compact JSON: internal, versioned by its format)."""
-    return json.dumps(record, separators=(",", ":")).encode()
+    return _ENCODER.encode(record).encode()
 
 
 def decode_value(value: bytes) -> StoredRecord:
