@@ -87,13 +87,18 @@ class FrozenMap(Mapping[K, V]):
     def set(self, key: K, value: V) -> FrozenMap[K, V]:
         """A map with ``key`` set to ``value``."""
         buckets = self._buckets
-        index = hash(key) & (len(buckets) - 1)
-        bucket = dict(buckets[index])
-        size = self._size if key in bucket else self._size + 1
+        width = len(buckets)
+        index = hash(key) & (width - 1)
+        bucket = buckets[index].copy()
+        size = self._size
+        if key not in bucket:
+            size += 1
+            if _width_for(size) > width:
+                return FrozenMap({**dict(self.items()), key: value})  # grown past its width
         bucket[key] = value
-        if _width_for(size) > len(buckets):
-            return FrozenMap({**dict(self.items()), key: value})  # grown past its width
-        return self._of((*buckets[:index], bucket, *buckets[index + 1 :]), size)
+        copied = list(buckets)
+        copied[index] = bucket
+        return self._of(tuple(copied), size)
 
     def update(self, changes: Mapping[K, V]) -> FrozenMap[K, V]:
         """A map with every entry of ``changes`` set; ``self`` when there are none."""
@@ -158,9 +163,6 @@ def _spread(entries: Mapping[K, V], width: int) -> tuple[dict[K, V], ...]:
 def _replace(
     buckets: tuple[dict[K, V], ...], changed: Mapping[int, dict[K, V]]
 ) -> tuple[dict[K, V], ...]:
-    if len(changed) == 1:
-        [(index, bucket)] = changed.items()
-        return (*buckets[:index], bucket, *buckets[index + 1 :])
     copied = list(buckets)
     for index, bucket in changed.items():
         copied[index] = bucket
