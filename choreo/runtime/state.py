@@ -23,6 +23,7 @@ from typing import Any, Self
 from choreo.errors import CodecError, InvalidInputError
 from choreo.events.keys import validate_asset_key, validate_partition_key
 from choreo.events.models import AssetEvent, EventKind, InputVersion
+from choreo.runtime.assembly import Assembler
 from choreo.runtime.frozenmap import FrozenMap
 
 OutputPartition = str | None
@@ -37,6 +38,8 @@ STATE_FORMAT = 1
 TRIGGERING_KINDS = frozenset({EventKind.UPDATED, EventKind.OBSERVED, EventKind.FAILED})
 """Kinds that change what downstream may build from. ``CHECKED`` reports on a version that is
 already known, so it never replaces the observation (and never triggers a rebuild)."""
+
+_INPUT_VERSION = Assembler(InputVersion)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +70,13 @@ class Observation:
         aware UTC time), so they are not checked again on the way in: this runs per event.
         """
         observation = object.__new__(cls)
-        for name, value in (
-            ("asset", event.asset),
-            ("partition", event.partition),
-            ("version", event.version),
-            ("event_id", event.event_id),
-            ("kind", event.kind),
-            ("occurred_at", event.occurred_at),
-        ):
-            object.__setattr__(observation, name, value)
+        setter = object.__setattr__
+        setter(observation, "asset", event.asset)
+        setter(observation, "partition", event.partition)
+        setter(observation, "version", event.version)
+        setter(observation, "event_id", event.event_id)
+        setter(observation, "kind", event.kind)
+        setter(observation, "occurred_at", event.occurred_at)
         return observation
 
     @property
@@ -99,8 +100,13 @@ class Observation:
 
         Built without validation: every field was checked when the observation was made.
         """
-        return InputVersion.model_construct(
-            asset=self.asset, partition=self.partition, version=self.version, event_id=self.event_id
+        return _INPUT_VERSION(
+            {
+                "asset": self.asset,
+                "partition": self.partition,
+                "version": self.version,
+                "event_id": self.event_id,
+            }
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,7 +116,7 @@ class Observation:
             "partition": self.partition,
             "version": self.version,
             "event_id": str(self.event_id),
-            "kind": self.kind.value,
+            "kind": self.kind._value_,  # the plain text, without the ``value`` property's cost
             "occurred_at": self.occurred_at.isoformat(),
         }
 
@@ -281,9 +287,10 @@ class AssetState:
     ) -> AssetState:
         """The state noting that a change for ``output_partitions`` arrived at ``at``."""
         at = aware_utc(at, "at")
+        partitions = self.partitions
         changes: dict[OutputPartition, PartitionState] = {}
         for partition in output_partitions:
-            old = self.partitions.get(partition, _NOTHING)
+            old = partitions.get(partition, _NOTHING)
             pending, changed = old.pending_since, old.last_changed_at
             changes[partition] = PartitionState(
                 old.consumed,
@@ -291,7 +298,12 @@ class AssetState:
                 at if changed is None or at > changed else changed,
                 old.last_run_at,
             )
-        return AssetState._of(self.known, self.partitions.update(changes), self.partitioned_assets)
+        if len(changes) == 1:  # the usual case: one input partition feeds one output partition
+            [(partition, record)] = changes.items()
+            return AssetState._of(
+                self.known, partitions.set(partition, record), self.partitioned_assets
+            )
+        return AssetState._of(self.known, partitions.update(changes), self.partitioned_assets)
 
     def record_run(
         self, output_partition: OutputPartition, consumed_ids: Iterable[uuid.UUID], at: datetime
@@ -411,6 +423,8 @@ def _partitioned(observations: Iterable[Observation]) -> frozenset[str]:
 
 def aware_utc(moment: datetime, name: str) -> datetime:
     """``moment`` in UTC; ``InvalidInputError`` naming ``name`` if it is not an aware datetime."""
+    if moment.__class__ is datetime and moment.tzinfo is UTC:
+        return moment  # what ``astimezone(UTC)`` returns for it, without the checks: the usual case
     if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidInputError(f"{name} must be a timezone-aware datetime, not {moment!r}")
     return moment.astimezone(UTC)
