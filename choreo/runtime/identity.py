@@ -67,7 +67,7 @@ class RunIdentity:
     ) -> RunIdentity:
         """The identity of a run (arguments as for ``output_event_id``)."""
         ids = sorted({str(event_id) for event_id in input_event_ids})
-        inputs = "[" + ",".join(f'"{event_id}"' for event_id in ids) + "]"
+        inputs = '["' + '","'.join(ids) + '"]' if ids else "[]"  # uuid text needs no escapes
         return cls(
             head=f'{{"asset":{_json(asset)},"code_version":{_json(code_version)},"inputs":{inputs}',
             tail=f'"partition":{_json(partition)},"request_id":{_json(request_id)}}}',
@@ -77,14 +77,12 @@ class RunIdentity:
     """The ``run_id`` (see ``run_id_for``): every planned run logs it, so it is made at once."""
 
     def __post_init__(self) -> None:
-        run_id = name_uuid(RUN_NAMESPACE, f"{self.head},{self.tail}")
+        run_id = _named(_RUN_PREFIX, f"{self.head},{self.tail}")
         object.__setattr__(self, "run_id", str(run_id))
 
     def event_id(self, kind: EventKind = EventKind.UPDATED) -> uuid.UUID:
         """The ``event_id`` of the run's output of ``kind`` (see ``output_event_id``)."""
-        return name_uuid(
-            OUTPUT_EVENT_NAMESPACE, f'{self.head},"kind":{_json(kind.value)},{self.tail}'
-        )
+        return _named(_OUTPUT_EVENT_PREFIX, f'{self.head},"kind":{_KINDS[kind]},{self.tail}')
 
 
 _VERSION_5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
@@ -97,11 +95,22 @@ def name_uuid(namespace: uuid.UUID, name: str) -> uuid.UUID:
     Two of these are made for every run, so the standard function's overhead shows; a unit test
     holds the two equal.
     """
-    digest = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
+    return _named(namespace.bytes, name)
+
+
+_RUN_PREFIX = RUN_NAMESPACE.bytes
+_OUTPUT_EVENT_PREFIX = OUTPUT_EVENT_NAMESPACE.bytes
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
+
+
+def _named(prefix: bytes, name: str) -> uuid.UUID:
+    """``name_uuid`` with the namespace's bytes worked out beforehand (a ``UUID`` computes
+    them on every read)."""
+    digest = hashlib.sha1(prefix + name.encode(), usedforsecurity=False).digest()
     value = (int.from_bytes(digest[:16]) & _VERSION_5_CLEAR) | _VERSION_5_SET
     made = object.__new__(uuid.UUID)
     object.__setattr__(made, "int", value)
-    object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+    object.__setattr__(made, "is_safe", _UNKNOWN_SAFETY)
     return made
 
 
@@ -162,8 +171,10 @@ def derive_version(
         }
     )
     listed = ",".join(
-        f"[{_json(a)},{_json(p)},{'true' if unpartitioned else 'false'},{_json(v)}]"
-        for a, p, unpartitioned, v in versions
+        [
+            f"[{_json(a)},{_json(p)},{'true' if unpartitioned else 'false'},{_json(v)}]"
+            for a, p, unpartitioned, v in versions
+        ]
     )
     text = (
         f'{{"asset":{_json(asset)},"code_version":{_json(code_version)},"inputs":[{listed}],'
@@ -179,6 +190,8 @@ def _json(value: object) -> str:
     must be exactly what ``_canonical``, i.e. ``json.dumps`` with sorted keys, no spaces and
     ASCII escapes, writes; a unit test holds the two together.
     """
+    if value.__class__ is str:
+        return _string(value)
     if value is None:
         return "null"
     if isinstance(value, str):
@@ -187,6 +200,9 @@ def _json(value: object) -> str:
 
 
 _string = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) uses
+
+_KINDS = {kind: _json(kind._value_) for kind in EventKind}
+"""Each kind as the canonical text spells it, looked up rather than read through ``value``."""
 
 
 def _canonical(fields: object) -> str:
