@@ -248,6 +248,13 @@ class AssetSpec:
     inputs: tuple[InputSpec, ...] = ()
     partitioned: bool = False
     policy: TriggerPolicy = Eager()
+    keyed: Mapping[str, bool] | None = field(init=False, repr=False, compare=False)
+    """Per input, whether it is read at the output's partition (``True``) or as its one
+    unpartitioned observation (``False``): set when that follows from the declaration alone.
+    ``None`` when an input learns its partitioning from events or is aggregated into an
+    unpartitioned output; deciding then works it out from the state each time."""
+    eager: bool = field(init=False, repr=False, compare=False)
+    """The policy is plain ``Eager``: deciding needs no ``Candidate``."""
 
     def __post_init__(self) -> None:
         validate_asset_key(self.key)
@@ -258,6 +265,29 @@ class AssetSpec:
         if len(set(names)) != len(names):
             repeated = sorted({name for name in names if names.count(name) > 1})
             raise InvalidInputError(f"asset {self.key} lists input {', '.join(repeated)} twice")
+        fixed = all(
+            item.partitioned is False or (item.partitioned is True and self.partitioned)
+            for item in self.inputs
+        )
+        keyed = MappingProxyType({item.asset: item.partitioned is True for item in self.inputs})
+        object.__setattr__(self, "keyed", keyed if fixed else None)
+        object.__setattr__(self, "eager", type(self.policy) is Eager)
+
+    def inputs_at(
+        self, state: AssetState, partition: OutputPartition
+    ) -> dict[str, tuple[Observation, ...]]:
+        """``gather_inputs`` as tuples; looked up directly when the declaration fixes the keys
+        (``keyed``), since this runs for every decision and every stored slice."""
+        keyed = self.keyed
+        if keyed is None:
+            gathered = gather_inputs(self, state, partition)
+            return {asset: tuple(items) for asset, items in gathered.items()}
+        known = state.known
+        inputs: dict[str, tuple[Observation, ...]] = {}
+        for asset, at_partition in keyed.items():
+            observation = known.get((asset, partition if at_partition else None))
+            inputs[asset] = () if observation is None else (observation,)
+        return inputs
 
 
 @dataclass(frozen=True)
@@ -277,11 +307,30 @@ class PlannedRun:
     _versions: tuple[InputVersion, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        inputs = dict(self.inputs)
-        items = [item for observations in inputs.values() for item in observations]
+        self._fill(dict(self.inputs))
+
+    @classmethod
+    def _of(
+        cls, output_partition: OutputPartition, inputs: dict[str, tuple[Observation, ...]]
+    ) -> PlannedRun:
+        """A run planned by ``decide``, which hands over ``inputs`` (not kept elsewhere), so
+        they need no defensive copy."""
+        planned = object.__new__(cls)
+        object.__setattr__(planned, "output_partition", output_partition)
+        object.__setattr__(planned, "request_id", None)
+        planned._fill(inputs)
+        return planned
+
+    def _fill(self, inputs: dict[str, tuple[Observation, ...]]) -> None:
+        ids: list[UUID] = []
+        versions: list[InputVersion] = []
+        for observations in inputs.values():
+            for item in observations:
+                ids.append(item.event_id)
+                versions.append(item.as_input_version())
         object.__setattr__(self, "inputs", MappingProxyType(inputs))
-        object.__setattr__(self, "input_event_ids", frozenset(item.event_id for item in items))
-        object.__setattr__(self, "_versions", tuple(item.as_input_version() for item in items))
+        object.__setattr__(self, "input_event_ids", frozenset(ids))
+        object.__setattr__(self, "_versions", tuple(versions))
 
     def input_versions(self) -> tuple[InputVersion, ...]:
         """The inputs as the output event's ``inputs`` field lists them."""
@@ -326,7 +375,20 @@ def absorb_affected(
     observed = state.observe(observation)
     if observed is state:
         return state, []
-    affected = affected_partitions(spec, observed, observation)
+    keyed = spec.keyed
+    if keyed is None:
+        affected = affected_partitions(spec, observed, observation)
+    else:  # ``affected_partitions`` with the partitioning known from the declaration
+        at_partition = keyed.get(observation.asset)
+        partition = observation.partition
+        if at_partition is None or at_partition is (partition is None):
+            affected = []
+        elif not spec.partitioned:
+            affected = [None]
+        elif at_partition:
+            affected = [partition]
+        else:
+            affected = known_output_partitions(spec, observed)
     return (observed.mark_changed(affected, now) if affected else observed), affected
 
 
@@ -349,7 +411,8 @@ def decide(
         only: decide exactly these partitions (known to the state, or checked already), e.g.
             the one whose run was just recorded; takes precedence over ``changed``.
     """
-    now = _utc(now)
+    if now.__class__ is not datetime or now.tzinfo is not UTC:
+        now = _utc(now)
     if only is not None:
         partitions: Iterable[OutputPartition] = only
     elif changed is None:
@@ -359,13 +422,18 @@ def decide(
     runs: list[PlannedRun] = []
     blocked: list[Blocked] = []
     wakes: list[datetime] = []
+    eager = spec.eager
     for partition in partitions:
-        inputs = _inputs(spec, state, partition)
+        inputs = spec.inputs_at(state, partition)
         problem = _problem(spec, inputs)
         if problem:
             blocked.append(Blocked(partition, problem))
             continue
         record = state.partition(partition)
+        if eager:  # ``Eager.evaluate`` without building its ``Candidate``
+            if _any_new(inputs, record.consumed):
+                runs.append(PlannedRun._of(partition, inputs))
+            continue
         verdict = spec.policy.evaluate(
             Candidate(
                 output_partition=partition,
@@ -380,10 +448,15 @@ def decide(
         if verdict.blocked is not None:
             blocked.append(Blocked(partition, verdict.blocked))
         elif verdict.run:
-            runs.append(PlannedRun(partition, inputs))
+            runs.append(PlannedRun(partition, inputs))  # copied: the policy has seen them
         elif verdict.wake_at is not None:
             wakes.append(verdict.wake_at)
+    if not runs and not blocked and not wakes:
+        return _NOTHING_TO_DO
     return Decision(runs=tuple(runs), blocked=tuple(blocked), wake_at=min(wakes, default=None))
+
+
+_NOTHING_TO_DO = Decision()
 
 
 def plan_requested(
@@ -399,7 +472,7 @@ def plan_requested(
         InvalidInputError: the partition does not fit the asset's partitioning.
     """
     check_output_partition(spec, output_partition)
-    inputs = _inputs(spec, state, output_partition)
+    inputs = spec.inputs_at(state, output_partition)
     problem = _problem(spec, inputs)
     if problem:
         return Blocked(output_partition, problem)
@@ -457,8 +530,13 @@ def _then(inner: TriggerPolicy) -> str:
     return "" if isinstance(inner, Eager) else f" + {inner.describe()}"
 
 
-def _inputs(spec: AssetSpec, state: AssetState, partition: OutputPartition) -> Inputs:
-    return {asset: tuple(items) for asset, items in gather_inputs(spec, state, partition).items()}
+def _any_new(inputs: Inputs, consumed: frozenset[UUID] | None) -> bool:
+    """``Candidate.any_new``: some input has an event the last run did not consume."""
+    for observations in inputs.values():
+        for item in observations:
+            if consumed is None or item.event_id not in consumed:
+                return True
+    return False
 
 
 def _problem(spec: AssetSpec, inputs: Inputs) -> str | None:
@@ -469,11 +547,14 @@ def _problem(spec: AssetSpec, inputs: Inputs) -> str | None:
         if not observations:
             problems.append(f"missing input {item.asset}")
         for observation in observations:
-            if observation.kind is EventKind.FAILED:
+            if observation.kind is _FAILED:
                 aggregated = observation.partition is not None and not spec.partitioned
                 where = f" (partition {observation.partition})" if aggregated else ""
                 problems.append(f"input {item.asset} failed{where}")
-    return "; ".join(problems) or None
+    return "; ".join(problems) if problems else None
+
+
+_FAILED = EventKind.FAILED
 
 
 def _utc(moment: datetime) -> datetime:
