@@ -16,7 +16,7 @@ without a slice of their own are rewritten as slices.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -86,41 +86,57 @@ class PartitionSlice:
         details: Mapping[uuid.UUID, EventDetail],
     ) -> PartitionSlice:
         """The slice of ``partition`` in ``state``."""
-        observations = tuple(
-            observation
-            for items in gather_inputs(spec, state, partition).values()
-            for observation in items
+        return cls.of_inputs(
+            partition, gather_inputs(spec, state, partition), state.partition(partition), details
         )
-        return cls(
-            partition=partition,
-            observations=observations,
-            details={
-                o.event_id: detail
-                for o in observations
-                if (detail := details.get(o.event_id)) is not None
-            },
-            record=state.partition(partition),
-        )
+
+    @classmethod
+    def of_inputs(
+        cls,
+        partition: OutputPartition,
+        inputs: Mapping[str, Sequence[Observation]],
+        record: PartitionState,
+        details: Mapping[uuid.UUID, EventDetail],
+    ) -> PartitionSlice:
+        """The slice of ``partition`` from the observations each input contributes to it and
+        its record: for a caller that has them at hand (``AssetSpec.inputs_at``)."""
+        observations: list[Observation] = []
+        found: dict[uuid.UUID, EventDetail] = {}
+        for items in inputs.values():
+            for observation in items:
+                observations.append(observation)
+                detail = details.get(observation.event_id)
+                if detail is not None:
+                    found[observation.event_id] = detail
+        return cls(partition, tuple(observations), found, record)
 
     def to_dict(self, asset: str) -> dict[str, Any]:
         """The JSON-compatible changelog value of this slice of ``asset``."""
         known = []
+        details = self.details
+        texts: dict[uuid.UUID, str] = {}
         for observation in self.observations:
             entry = observation.to_dict()
-            detail = self.details.get(observation.event_id)
+            texts[observation.event_id] = entry["event_id"]
+            detail = details.get(observation.event_id)
             if detail is not None:
                 entry["detail"] = detail.to_dict()
             known.append(entry)
         record = self.record
+        consumed = record.consumed
+        pending, changed, ran = record.pending_since, record.last_changed_at, record.last_run_at
         return {
             "format": SLICE_FORMAT,
             "asset": asset,
             "partition": self.partition,
             "known": known,
-            "consumed": None if record.consumed is None else sorted(map(str, record.consumed)),
-            "pending_since": _time_text(record.pending_since),
-            "last_changed_at": _time_text(record.last_changed_at),
-            "last_run_at": _time_text(record.last_run_at),
+            # A run consumed what the slice observes, as a rule: their text is at hand.
+            "consumed": None
+            if consumed is None
+            else sorted([texts.get(i) or str(i) for i in consumed]),
+            "pending_since": None if pending is None else pending.isoformat(),
+            "last_changed_at": None if changed is None else changed.isoformat(),
+            "last_run_at": None if ran is None else ran.isoformat(),
         }
 
 
@@ -229,10 +245,6 @@ def _decode_slice(data: Mapping[str, Any]) -> PartitionSlice:
             last_run_at=_time(data["last_run_at"]),
         ),
     )
-
-
-def _time_text(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
 
 
 def _time(text: object) -> datetime | None:
