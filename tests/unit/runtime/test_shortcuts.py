@@ -1,0 +1,205 @@
+"""The shortcuts taken per event agree with the general code they stand in for."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from choreo.events.models import AssetEvent, EventKind, InputVersion, ProducerInfo
+from choreo.runtime.assembly import Assembler
+from choreo.runtime.engine import _checked, _UserOutput
+from choreo.runtime.partitions import InputSpec
+from choreo.runtime.slices import EventDetail, PartitionSlice
+from choreo.runtime.state import AssetState, Observation, aware_utc
+from choreo.runtime.triggers import AssetSpec, Eager, absorb_affected, decide
+from choreo.service import Output
+
+T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+INPUTS = ("shop.orders", "shop.customers")
+
+
+class _GeneralEager(Eager):
+    """``Eager`` decided through its ``Candidate``, as any other policy is."""
+
+
+def _general(spec: AssetSpec) -> AssetSpec:
+    """``spec`` without its shortcuts: inputs gathered from the state, policy evaluated."""
+    general = AssetSpec(spec.key, spec.inputs, spec.partitioned, _GeneralEager())
+    object.__setattr__(general, "keyed", None)
+    return general
+
+
+_declared = st.sampled_from([True, False, None])
+_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["event", "event", "event", "run"]),
+        st.sampled_from([*INPUTS, "shop.other"]),
+        st.sampled_from([None, "p1", "p2"]),
+        st.sampled_from([EventKind.UPDATED, EventKind.UPDATED, EventKind.FAILED]),
+        st.integers(0, 3),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.tuples(_declared, _declared), st.booleans(), _steps)
+def test_fixed_partitioning_and_eager_decide_as_the_general_path(
+    declared: tuple[bool | None, bool | None], partitioned: bool, steps: list[Any]
+) -> None:
+    """Absorbing, deciding and slicing with the declaration's fixed input keys and the inlined
+    ``Eager`` give what gathering from the state and evaluating a ``Candidate`` give."""
+    spec = AssetSpec(
+        "shop.summary",
+        tuple(InputSpec(a, partitioned=d) for a, d in zip(INPUTS, declared, strict=True)),
+        partitioned=partitioned,
+    )
+    general = _general(spec)
+    fast_state = slow_state = AssetState()
+    details: dict[uuid.UUID, EventDetail] = {}
+    for number, (step, asset, partition, kind, seconds) in enumerate(steps):
+        now = T0 + timedelta(seconds=number + seconds)
+        if step == "run":
+            output = partition if partitioned else None
+            ids = [o.event_id for o in fast_state.known.values()][:2]
+            fast_state = fast_state.record_run(output, ids, at=now)
+            slow_state = slow_state.record_run(output, ids, at=now)
+            fast = decide(spec, fast_state, now, only=[output])
+            slow = decide(general, slow_state, now, only=[output])
+        else:
+            observation = Observation(asset, partition, "v", uuid.uuid4(), kind, now)
+            details[observation.event_id] = EventDetail(None, {"n": number}, None)
+            fast_state, fast_affected = absorb_affected(spec, fast_state, observation, now)
+            slow_state, slow_affected = absorb_affected(general, slow_state, observation, now)
+            assert fast_affected == slow_affected
+            fast = decide(spec, fast_state, now, only=fast_affected)
+            slow = decide(general, slow_state, now, only=slow_affected)
+        assert fast_state == slow_state
+        assert fast == slow
+        for a, b in zip(fast.runs, slow.runs, strict=True):
+            assert (a.input_event_ids, a.input_versions()) == (
+                b.input_event_ids,
+                b.input_versions(),
+            )
+        assert decide(spec, fast_state, now) == decide(general, slow_state, now)
+        for p in [None, "p1", "p2"] if partitioned else [None]:
+            shortcut = PartitionSlice.of_inputs(
+                p, spec.inputs_at(fast_state, p), fast_state.partition(p), details
+            )
+            assert shortcut == PartitionSlice.of(general, slow_state, p, details)
+            assert shortcut.to_dict(spec.key) == PartitionSlice.of(
+                spec, fast_state, p, details
+            ).to_dict(spec.key)
+
+
+def test_a_slice_names_consumed_events_it_no_longer_observes() -> None:
+    """Consumed ids without an observation in the slice are still written, as text."""
+    spec = AssetSpec("shop.summary", (InputSpec("shop.orders", partitioned=True),), True)
+    gone = uuid.uuid4()
+    state = AssetState().record_run("p1", [gone], at=T0)
+    piece = PartitionSlice.of_inputs("p1", spec.inputs_at(state, "p1"), state.partition("p1"), {})
+    assert piece.to_dict(spec.key)["consumed"] == [str(gone)]
+
+
+class _Words(str):
+    """Text of another type: validation turns it into ``str``."""
+
+    __slots__ = ()
+
+
+_metadata_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=4),
+    st.builds(_Words, st.text(max_size=3)),
+    st.lists(st.integers(), max_size=1),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.none(), st.text(max_size=5), st.integers()),
+    st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), _metadata_values, max_size=4),
+    st.one_of(st.none(), st.text(max_size=5)),
+)
+def test_checked_output_is_what_validation_gives(
+    location: Any, metadata: dict[Any, Any], version: Any
+) -> None:
+    """Outputs of plain values skip the model; they come out as the model would make them, and
+    anything else is converted or refused by the model itself."""
+    output = Output(location=location, metadata=metadata, version=version)
+    try:
+        model = _UserOutput(location=location, metadata=dict(metadata), version=version)
+    except ValidationError:
+        with pytest.raises(ValidationError):
+            _checked(output)
+        return
+    checked = _checked(output)
+    assert checked == (model.location, model.metadata, model.version)
+    assert [type(v) for v in checked[1].values()] == [type(v) for v in model.metadata.values()]
+    assert checked[1] is not metadata
+
+
+def test_assembled_models_are_what_model_construct_makes() -> None:
+    """Same fields, order, fields-set, extras and privates: equal, and dumped and shown alike."""
+    versions = Assembler(InputVersion)
+    entry: dict[str, Any] = {
+        "asset": "shop.orders",
+        "partition": "p1",
+        "version": "v1",
+        "event_id": uuid.uuid4(),
+    }
+    built, constructed = versions(dict(entry)), InputVersion.model_construct(**entry)
+    events = Assembler(AssetEvent)
+    fields: dict[str, Any] = {
+        "event_id": uuid.uuid4(),
+        "kind": EventKind.UPDATED,
+        "asset": "shop.summary",
+        "partition": "p1",
+        "version": "abc",
+        "occurred_at": T0,
+        "producer": ProducerInfo(service="svc", instance="i-1"),
+        "run_id": "r",
+        "correlation_id": None,
+        "inputs": (built,),
+        "location": "s3://x",
+        "metadata": {"rows": 1},
+        "error": None,
+    }
+    assert tuple(fields) == events.fields
+    pairs = [(built, constructed), (events(dict(fields)), AssetEvent.model_construct(**fields))]
+    for made, expected in pairs:
+        assert made == expected
+        assert list(made.__dict__) == list(expected.__dict__)
+        assert made.model_fields_set == expected.model_fields_set
+        assert made.__pydantic_extra__ == expected.__pydantic_extra__
+        assert made.__pydantic_private__ == expected.__pydantic_private__
+        assert repr(made) == repr(expected)
+        assert made.model_dump() == expected.model_dump()
+
+
+def test_assembler_refuses_models_model_construct_does_more_for() -> None:
+    class Aliased(BaseModel):
+        model_config = ConfigDict(frozen=True)
+        name: str = Field(alias="Name")
+
+    with pytest.raises(TypeError, match="Aliased"):
+        Assembler(Aliased)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [T0, T0.astimezone(UTC), datetime(2026, 1, 1, tzinfo=UTC).astimezone()],
+)
+def test_aware_utc_shortcut_keeps_the_same_moment(moment: datetime) -> None:
+    result = aware_utc(moment, "at")
+    assert result == moment
+    assert result.tzinfo is UTC
