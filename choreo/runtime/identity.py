@@ -66,8 +66,12 @@ class RunIdentity:
         request_id: str | None,
     ) -> RunIdentity:
         """The identity of a run (arguments as for ``output_event_id``)."""
-        ids = sorted({str(event_id) for event_id in input_event_ids})
-        inputs = '["' + '","'.join(ids) + '"]' if ids else "[]"  # uuid text needs no escapes
+        if isinstance(input_event_ids, frozenset) and len(input_event_ids) == 1:
+            [only] = input_event_ids  # a planned run's ids, most often one
+            inputs = f'["{only}"]'
+        else:
+            ids = sorted({str(event_id) for event_id in input_event_ids})
+            inputs = '["' + '","'.join(ids) + '"]' if ids else "[]"  # uuid text needs no escapes
         return cls(
             head=f'{{"asset":{_json(asset)},"code_version":{_json(code_version)},"inputs":{inputs}',
             tail=f'"partition":{_json(partition)},"request_id":{_json(request_id)}}}',
@@ -77,8 +81,7 @@ class RunIdentity:
     """The ``run_id`` (see ``run_id_for``): every planned run logs it, so it is made at once."""
 
     def __post_init__(self) -> None:
-        run_id = _named(_RUN_PREFIX, f"{self.head},{self.tail}")
-        object.__setattr__(self, "run_id", str(run_id))
+        object.__setattr__(self, "run_id", _named_text(_RUN_PREFIX, f"{self.head},{self.tail}"))
 
     def event_id(self, kind: EventKind = EventKind.UPDATED) -> uuid.UUID:
         """The ``event_id`` of the run's output of ``kind`` (see ``output_event_id``)."""
@@ -112,6 +115,19 @@ def _named(prefix: bytes, name: str) -> uuid.UUID:
     object.__setattr__(made, "int", value)
     object.__setattr__(made, "is_safe", _UNKNOWN_SAFETY)
     return made
+
+
+def _named_text(prefix: bytes, name: str) -> str:
+    """``str(_named(prefix, name))``, spelled from the digest's hex digits: the version digit
+    becomes 5 and the variant digit keeps its two low bits under ``10``."""
+    digest = hashlib.sha1(prefix + name.encode(), usedforsecurity=False).hexdigest()
+    return (
+        f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-"
+        f"{_VARIANT_DIGIT[digest[16]]}{digest[17:20]}-{digest[20:32]}"
+    )
+
+
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def output_event_id(
@@ -164,12 +180,16 @@ def derive_version(
     version. An asset without inputs therefore gets one version per code version and location:
     a source whose content changes on its own should name its versions.
     """
-    versions = sorted(
-        {
-            (item.asset, item.partition or "", item.partition is None, item.version)
-            for item in inputs
-        }
-    )
+    if isinstance(inputs, tuple) and len(inputs) == 1:
+        [item] = inputs  # a run of one input: nothing to sort
+        versions = [(item.asset, item.partition or "", item.partition is None, item.version)]
+    else:
+        versions = sorted(
+            {
+                (item.asset, item.partition or "", item.partition is None, item.version)
+                for item in inputs
+            }
+        )
     listed = ",".join(
         [
             f"[{_json(a)},{_json(p)},{'true' if unpartitioned else 'false'},{_json(v)}]"

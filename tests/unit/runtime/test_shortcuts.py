@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from choreo.events.models import AssetEvent, EventKind, InputVersion, ProducerInfo
 from choreo.runtime.assembly import Assembler
 from choreo.runtime.engine import _checked, _UserOutput
+from choreo.runtime.identity import RUN_NAMESPACE, RunIdentity, derive_version, name_uuid
 from choreo.runtime.partitions import InputSpec
 from choreo.runtime.slices import EventDetail, PartitionSlice
 from choreo.runtime.state import AssetState, Observation, aware_utc
@@ -203,3 +204,37 @@ def test_aware_utc_shortcut_keeps_the_same_moment(moment: datetime) -> None:
     result = aware_utc(moment, "at")
     assert result == moment
     assert result.tzinfo is UTC
+
+
+_ids = st.lists(st.uuids(), max_size=3)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_ids, st.one_of(st.none(), st.text(max_size=4)))
+def test_run_names_do_not_depend_on_how_the_ids_are_passed(
+    ids: list[uuid.UUID], partition: str | None
+) -> None:
+    """A planned run's frozenset of ids (one id: no sorting) names the run as a list does."""
+    listed = RunIdentity.of("shop.summary", partition, ids, "c1", None)
+    frozen = RunIdentity.of("shop.summary", partition, frozenset(ids), "c1", None)
+    assert (frozen.head, frozen.tail, frozen.run_id) == (listed.head, listed.tail, listed.run_id)
+    assert frozen.run_id == str(name_uuid(RUN_NAMESPACE, f"{listed.head},{listed.tail}"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(INPUTS), st.sampled_from([None, "p1", "p2", "p10"])),
+        max_size=3,
+    )
+)
+def test_derived_versions_do_not_depend_on_how_the_inputs_are_passed(
+    inputs: list[tuple[str, str | None]],
+) -> None:
+    """A run's tuple of inputs (one input: no sorting) derives the version a list does."""
+    versions = [
+        InputVersion(asset=a, partition=p, version=f"v{n % 2}") for n, (a, p) in enumerate(inputs)
+    ]
+    assert derive_version("shop.summary", "p1", tuple(versions), None, "s3://x") == (
+        derive_version("shop.summary", "p1", list(versions), None, "s3://x")
+    )
