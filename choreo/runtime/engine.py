@@ -111,16 +111,20 @@ class _RunLog:
     """``service.log`` bound to one run's fields on first use: most runs never log, and binding
     a structlog logger costs more than the rest of planning a run."""
 
-    __slots__ = ("_base", "_bound", "_fields")
+    __slots__ = ("_asset", "_base", "_bound", "_partition", "_run_id")
 
-    def __init__(self, base: Any, **fields: Any) -> None:
+    def __init__(self, base: Any, asset: str, partition: str | None, run_id: str) -> None:
         self._base = base
-        self._fields = fields
+        self._asset = asset
+        self._partition = partition
+        self._run_id = run_id
         self._bound: Any = None
 
     def __getattr__(self, name: str) -> Any:
         if self._bound is None:
-            self._bound = self._base.bind(**self._fields)
+            self._bound = self._base.bind(
+                asset=self._asset, partition=self._partition, run_id=self._run_id
+            )
         return getattr(self._bound, name)
 
 
@@ -484,7 +488,7 @@ class ServiceEngine:
             correlation_id=root,
             request_id=planned.request_id,
             inputs=data,
-            log=_RunLog(self.service.log, asset=definition.key, partition=partition, run_id=run_id),
+            log=_RunLog(self.service.log, definition.key, partition, run_id),
         )
         self.in_flight.add((definition.key, partition))
         return StartRun(definition, shard, planned, now, ctx, args, identity)

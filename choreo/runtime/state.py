@@ -214,7 +214,10 @@ class AssetState:
     ) -> AssetState:
         """A state from parts this class made from checked values: nothing to check again."""
         new = object.__new__(cls)
-        new._set(known, partitions, partitioned_assets)
+        setter = object.__setattr__
+        setter(new, "known", known)
+        setter(new, "partitions", partitions)
+        setter(new, "partitioned_assets", partitioned_assets)
         return new
 
     def _set(
