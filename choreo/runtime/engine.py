@@ -23,18 +23,16 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from choreo.events import AssetEvent, AssetRequest, ErrorInfo, EventKind, ProducerInfo
-from choreo.events.models import LONG_MAX, LONG_MIN, Metadata, MetadataValue
-from choreo.runtime.assembly import Assembler
 from choreo.runtime.executor import Failed, RunOutcome, Succeeded
 from choreo.runtime.identity import RunIdentity, derive_version
 from choreo.runtime.partitions import InputSpec, partitioned_inputs
+from choreo.runtime.runs import UPDATED_EVENT, RunLog, checked_output, event_time
 from choreo.runtime.slices import EventDetail, PartitionSlice, StoredRecord, merge
-from choreo.runtime.state import AssetState, Observation, OutputPartition, aware_utc
+from choreo.runtime.state import AssetState, Observation, OutputPartition
 from choreo.runtime.triggers import (
     AssetSpec,
     Blocked,
@@ -43,7 +41,7 @@ from choreo.runtime.triggers import (
     decide,
     plan_requested,
 )
-from choreo.service import AssetDefinition, InputArg, InputData, Output, RunContext, Service
+from choreo.service import AssetDefinition, InputArg, InputData, RunContext, Service
 
 ShardKey = tuple[str, int]
 """``(output asset, topic-partition index)``."""
@@ -89,43 +87,6 @@ class Effects:
     runs: list[StartRun] = field(default_factory=list)
     dirty: set[SliceKey] = field(default_factory=set)
     blocked: list[tuple[str, Blocked]] = field(default_factory=list)
-
-
-_ASSET_EVENT = Assembler(AssetEvent)
-"""Builds a run's UPDATED event: ``AssetEvent.model_construct`` at a fraction of its cost."""
-_UPDATED = EventKind.UPDATED
-
-
-class _UserOutput(BaseModel):
-    """The fields of an output event that the asset function chose, typed as ``AssetEvent``
-    types them: the only part of a run's event that still needs checking."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    location: str | None
-    metadata: Metadata
-    version: str | None
-
-
-class _RunLog:
-    """``service.log`` bound to one run's fields on first use: most runs never log, and binding
-    a structlog logger costs more than the rest of planning a run."""
-
-    __slots__ = ("_asset", "_base", "_bound", "_partition", "_run_id")
-
-    def __init__(self, base: Any, asset: str, partition: str | None, run_id: str) -> None:
-        self._base = base
-        self._asset = asset
-        self._partition = partition
-        self._run_id = run_id
-        self._bound: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._bound is None:
-            self._bound = self._base.bind(
-                asset=self._asset, partition=self._partition, run_id=self._run_id
-            )
-        return getattr(self._bound, name)
 
 
 class ServiceEngine:
@@ -314,10 +275,10 @@ class ServiceEngine:
         definition = run.definition
         planned = run.planned
         inputs = planned.input_versions()
-        occurred_at = _millis(now)
+        occurred_at = event_time(now)
         if isinstance(outcome, Succeeded):
             try:
-                location, metadata, version = _checked(outcome.output)
+                location, metadata, version = checked_output(outcome.output)
             except ValidationError as exc:
                 outcome = Failed(
                     "InvalidOutput",
@@ -327,10 +288,10 @@ class ServiceEngine:
                 )
             else:
                 partition = planned.output_partition
-                return _ASSET_EVENT(
+                return UPDATED_EVENT(
                     {
-                        "event_id": run.identity.event_id(_UPDATED),
-                        "kind": _UPDATED,
+                        "event_id": run.identity.event_id(EventKind.UPDATED),
+                        "kind": EventKind.UPDATED,
                         "asset": definition.key,
                         "partition": partition,
                         "version": version
@@ -488,46 +449,7 @@ class ServiceEngine:
             correlation_id=root,
             request_id=planned.request_id,
             inputs=data,
-            log=_RunLog(self.service.log, definition.key, partition, run_id),
+            log=RunLog(self.service.log, definition.key, partition, run_id),
         )
         self.in_flight.add((definition.key, partition))
         return StartRun(definition, shard, planned, now, ctx, args, identity)
-
-
-def _checked(output: Output) -> tuple[str | None, dict[str, MetadataValue], str | None]:
-    """The asset function's part of the event (location, metadata, version), validated as
-    ``AssetEvent`` would.
-
-    Values of exactly the types the event holds pass validation unchanged, so they are only
-    looked at; anything else (subclasses, other types, longs out of range) goes through the
-    model, which converts or rejects it as the event would.
-
-    Raises:
-        ValidationError: a value does not fit the event (e.g. metadata beyond a 64-bit long).
-    """
-    location, metadata, version = output.location, dict(output.metadata), output.version
-    if (location is None or location.__class__ is str) and (
-        version is None or version.__class__ is str
-    ):
-        for key, value in metadata.items():
-            if key.__class__ is not str:
-                break
-            kind = value.__class__
-            if kind in _PLAIN_METADATA:
-                continue
-            if kind is not int or not isinstance(value, int) or not LONG_MIN <= value <= LONG_MAX:
-                break
-        else:
-            return location, metadata, version
-    checked = _UserOutput(location=location, metadata=metadata, version=version)
-    return checked.location, checked.metadata, checked.version
-
-
-_PLAIN_METADATA = frozenset({str, float, bool, type(None)})
-"""Metadata value types that validation keeps as they are (``int`` also needs its range)."""
-
-
-def _millis(moment: datetime) -> datetime:
-    """``moment`` in UTC at the millisecond precision events keep (as ``AssetEvent`` does)."""
-    moment = aware_utc(moment, "now")
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

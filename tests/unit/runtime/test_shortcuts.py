@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from choreo.events.models import AssetEvent, EventKind, InputVersion, ProducerInfo
 from choreo.runtime.assembly import Assembler
-from choreo.runtime.engine import _checked, _UserOutput
 from choreo.runtime.identity import RUN_NAMESPACE, RunIdentity, derive_version, name_uuid
 from choreo.runtime.partitions import InputSpec
+from choreo.runtime.runs import UserOutput, checked_output
 from choreo.runtime.slices import EventDetail, PartitionSlice
 from choreo.runtime.state import AssetState, Observation, aware_utc
 from choreo.runtime.triggers import AssetSpec, Eager, absorb_affected, decide
@@ -138,12 +138,12 @@ def test_checked_output_is_what_validation_gives(
     anything else is converted or refused by the model itself."""
     output = Output(location=location, metadata=metadata, version=version)
     try:
-        model = _UserOutput(location=location, metadata=dict(metadata), version=version)
+        model = UserOutput(location=location, metadata=dict(metadata), version=version)
     except ValidationError:
         with pytest.raises(ValidationError):
-            _checked(output)
+            checked_output(output)
         return
-    checked = _checked(output)
+    checked = checked_output(output)
     assert checked == (model.location, model.metadata, model.version)
     assert [type(v) for v in checked[1].values()] == [type(v) for v in model.metadata.values()]
     assert checked[1] is not metadata
