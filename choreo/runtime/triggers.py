@@ -115,7 +115,7 @@ class AssetSpec:
             item.partitioned is False or (item.partitioned is True and self.partitioned)
             for item in self.inputs
         )
-        keyed = MappingProxyType({item.asset: item.partitioned is True for item in self.inputs})
+        keyed = {item.asset: item.partitioned is True for item in self.inputs}
         object.__setattr__(self, "keyed", keyed if fixed else None)
         object.__setattr__(self, "eager", type(self.policy) is Eager)
 
