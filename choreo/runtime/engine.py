@@ -23,12 +23,13 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
 from choreo.events import AssetEvent, AssetRequest, ErrorInfo, EventKind, ProducerInfo
 from choreo.runtime.executor import Failed, RunOutcome, Succeeded
-from choreo.runtime.identity import RunIdentity, derive_version
+from choreo.runtime.identity import RunIdentity, RunNamer, derive_version
 from choreo.runtime.partitions import InputSpec, partitioned_inputs
 from choreo.runtime.runs import UPDATED_EVENT, RunLog, checked_output, event_time
 from choreo.runtime.slices import EventDetail, PartitionSlice, StoredRecord, merge
@@ -68,6 +69,14 @@ class StartRun:
     ctx: RunContext
     args: list[InputArg]
     identity: RunIdentity
+
+    @classmethod
+    def _of(cls, fields: dict[str, Any]) -> StartRun:
+        """What the constructor makes of ``fields`` (every field, in order), set at once
+        rather than one by one through the frozen dataclass's guard: one is made per run."""
+        made = object.__new__(cls)
+        object.__setattr__(made, "__dict__", fields)
+        return made
 
     @property
     def key(self) -> tuple[str, OutputPartition]:
@@ -130,6 +139,7 @@ class ServiceEngine:
             key: ProducerInfo(service=service.name, instance=instance, code_version=d.code_version)
             for key, d in service.assets.items()
         }
+        self._namers = {key: RunNamer(key, d.code_version) for key, d in service.assets.items()}
 
     # -- which records go where --------------------------------------------------------------
 
@@ -433,12 +443,8 @@ class ServiceEngine:
             arg: InputArg = tuple(values) if item.key in aggregated else values[0]
             args.append(arg)
             data[item.key] = arg
-        identity = RunIdentity.of(
-            definition.key,
-            partition,
-            planned.input_event_ids,
-            definition.code_version,
-            planned.request_id,
+        identity = self._namers[definition.key].identity(
+            partition, planned.input_event_ids, planned.request_id
         )
         run_id = identity.run_id
         ctx = RunContext(
@@ -452,4 +458,14 @@ class ServiceEngine:
             log=RunLog(self.service.log, definition.key, partition, run_id),
         )
         self.in_flight.add((definition.key, partition))
-        return StartRun(definition, shard, planned, now, ctx, args, identity)
+        return StartRun._of(
+            {
+                "definition": definition,
+                "shard": shard,
+                "planned": planned,
+                "planned_at": now,
+                "ctx": ctx,
+                "args": args,
+                "identity": identity,
+            }
+        )

@@ -66,16 +66,20 @@ class RunIdentity:
         request_id: str | None,
     ) -> RunIdentity:
         """The identity of a run (arguments as for ``output_event_id``)."""
-        if isinstance(input_event_ids, frozenset) and len(input_event_ids) == 1:
-            [only] = input_event_ids  # a planned run's ids, most often one
-            inputs = f'["{only}"]'
-        else:
-            ids = sorted({str(event_id) for event_id in input_event_ids})
-            inputs = '["' + '","'.join(ids) + '"]' if ids else "[]"  # uuid text needs no escapes
-        return cls(
-            head=f'{{"asset":{_json(asset)},"code_version":{_json(code_version)},"inputs":{inputs}',
-            tail=f'"partition":{_json(partition)},"request_id":{_json(request_id)}}}',
+        return cls._made(
+            f"{_head(asset, code_version)}{_listed(input_event_ids)}",
+            f'"partition":{_json(partition)},"request_id":{_json(request_id)}}}',
         )
+
+    @classmethod
+    def _made(cls, head: str, tail: str) -> RunIdentity:
+        """The identity of these canonical texts, set directly: one is made for every run."""
+        made = object.__new__(cls)
+        setter = object.__setattr__
+        setter(made, "head", head)
+        setter(made, "tail", tail)
+        setter(made, "run_id", _named_text(_RUN_PREFIX, f"{head},{tail}"))
+        return made
 
     run_id: str = field(init=False, repr=False, compare=False)
     """The ``run_id`` (see ``run_id_for``): every planned run logs it, so it is made at once."""
@@ -86,6 +90,46 @@ class RunIdentity:
     def event_id(self, kind: EventKind = EventKind.UPDATED) -> uuid.UUID:
         """The ``event_id`` of the run's output of ``kind`` (see ``output_event_id``)."""
         return _named(_OUTPUT_EVENT_PREFIX, f'{self.head},"kind":{_KINDS[kind]},{self.tail}')
+
+
+class RunNamer:
+    """``RunIdentity.of`` for the runs of one asset at one code version.
+
+    Those two lead the canonical text, so it is spelled once here rather than for every run;
+    a unit test holds the two ways equal.
+    """
+
+    __slots__ = ("_head",)
+
+    def __init__(self, asset: str, code_version: str | None) -> None:
+        self._head = _head(asset, code_version)
+
+    def identity(
+        self,
+        partition: str | None,
+        input_event_ids: Iterable[uuid.UUID],
+        request_id: str | None,
+    ) -> RunIdentity:
+        """The identity of a run of this asset (arguments as for ``RunIdentity.of``)."""
+        return RunIdentity._made(
+            self._head + _listed(input_event_ids),
+            f'"partition":{_json(partition)},"request_id":'
+            f"{'null' if request_id is None else _json(request_id)}}}",
+        )
+
+
+def _head(asset: str, code_version: str | None) -> str:
+    """The canonical text of a run before its input event ids."""
+    return f'{{"asset":{_json(asset)},"code_version":{_json(code_version)},"inputs":'
+
+
+def _listed(input_event_ids: Iterable[uuid.UUID]) -> str:
+    """Input event ids as the canonical text lists them: sorted, once each."""
+    if isinstance(input_event_ids, frozenset) and len(input_event_ids) == 1:
+        [only] = input_event_ids  # a planned run's ids, most often one
+        return f'["{only}"]'
+    ids = sorted({str(event_id) for event_id in input_event_ids})
+    return '["' + '","'.join(ids) + '"]' if ids else "[]"  # uuid text needs no escapes
 
 
 _VERSION_5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))

@@ -162,21 +162,25 @@ class PlannedRun:
         """A run planned by ``decide``, which hands over ``inputs`` (not kept elsewhere), so
         they need no defensive copy."""
         planned = object.__new__(cls)
-        object.__setattr__(planned, "output_partition", output_partition)
-        object.__setattr__(planned, "request_id", None)
-        planned._fill(inputs)
+        ids, versions = _consumed(inputs)
+        object.__setattr__(  # every field at once, in the constructor's order
+            planned,
+            "__dict__",
+            {
+                "output_partition": output_partition,
+                "inputs": MappingProxyType(inputs),
+                "request_id": None,
+                "input_event_ids": ids,
+                "_versions": versions,
+            },
+        )
         return planned
 
     def _fill(self, inputs: dict[str, tuple[Observation, ...]]) -> None:
-        ids: list[UUID] = []
-        versions: list[InputVersion] = []
-        for observations in inputs.values():
-            for item in observations:
-                ids.append(item.event_id)
-                versions.append(item.as_input_version())
+        ids, versions = _consumed(inputs)
         object.__setattr__(self, "inputs", MappingProxyType(inputs))
-        object.__setattr__(self, "input_event_ids", frozenset(ids))
-        object.__setattr__(self, "_versions", tuple(versions))
+        object.__setattr__(self, "input_event_ids", ids)
+        object.__setattr__(self, "_versions", versions)
 
     def input_versions(self) -> tuple[InputVersion, ...]:
         """The inputs as the output event's ``inputs`` field lists them."""
@@ -323,6 +327,24 @@ def plan_requested(
     if problem:
         return Blocked(output_partition, problem)
     return PlannedRun(output_partition, inputs, request_id=request_id)
+
+
+def _consumed(
+    inputs: Mapping[str, tuple[Observation, ...]],
+) -> tuple[frozenset[UUID], tuple[InputVersion, ...]]:
+    """A run's input event ids and its output's ``inputs`` entries, from what it reads."""
+    if len(inputs) == 1:
+        [observations] = inputs.values()
+        if len(observations) == 1:  # the usual run: one input, one observation of it
+            [item] = observations
+            return frozenset((item.event_id,)), (item.as_input_version(),)
+    ids: list[UUID] = []
+    versions: list[InputVersion] = []
+    for observations in inputs.values():
+        for item in observations:
+            ids.append(item.event_id)
+            versions.append(item.as_input_version())
+    return frozenset(ids), tuple(versions)
 
 
 def _any_new(inputs: Inputs, consumed: frozenset[UUID] | None) -> bool:

@@ -13,13 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from choreo.events.models import AssetEvent, EventKind, InputVersion, ProducerInfo
 from choreo.runtime.assembly import Assembler
-from choreo.runtime.identity import RUN_NAMESPACE, RunIdentity, derive_version, name_uuid
+from choreo.runtime.engine import ServiceEngine, StartRun
+from choreo.runtime.identity import (
+    RUN_NAMESPACE,
+    RunIdentity,
+    RunNamer,
+    derive_version,
+    name_uuid,
+)
 from choreo.runtime.partitions import InputSpec
 from choreo.runtime.runs import UserOutput, checked_output
 from choreo.runtime.slices import EventDetail, PartitionSlice
 from choreo.runtime.state import AssetState, Observation, aware_utc
-from choreo.runtime.triggers import AssetSpec, Eager, absorb_affected, decide
-from choreo.service import Output
+from choreo.runtime.triggers import AssetSpec, Eager, PlannedRun, absorb_affected, decide
+from choreo.service import AssetIn, InputData, Output, RunContext, Service
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 INPUTS = ("shop.orders", "shop.customers")
@@ -238,3 +245,72 @@ def test_derived_versions_do_not_depend_on_how_the_inputs_are_passed(
     assert derive_version("shop.summary", "p1", tuple(versions), None, "s3://x") == (
         derive_version("shop.summary", "p1", list(versions), None, "s3://x")
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    _ids,
+    st.one_of(st.none(), st.text(max_size=4)),
+    st.one_of(st.none(), st.text(max_size=4)),
+    st.one_of(st.none(), st.text(max_size=4)),
+)
+def test_an_assets_run_namer_names_runs_as_run_identity_of(
+    ids: list[uuid.UUID], partition: str | None, code_version: str | None, request: str | None
+) -> None:
+    """The canonical text spelled once per asset and code version gives the same names."""
+    expected = RunIdentity.of("shop.summary", partition, ids, code_version, request)
+    namer = RunNamer("shop.summary", code_version)
+    for given_ids in (ids, frozenset(ids)):
+        named = namer.identity(partition, given_ids, request)
+        assert (named.head, named.tail, named.run_id) == (
+            expected.head,
+            expected.tail,
+            expected.run_id,
+        )
+        assert named == RunIdentity(expected.head, expected.tail)
+        assert named.event_id(EventKind.FAILED) == expected.event_id(EventKind.FAILED)
+
+
+@pytest.mark.parametrize("observed", [1, 2])
+def test_a_planned_run_made_by_decide_is_what_the_constructor_makes(observed: int) -> None:
+    """``PlannedRun._of`` (one input with one observation: set at once) holds what
+    ``PlannedRun`` holds, field by field."""
+    observations = tuple(
+        Observation("shop.orders", f"p{n}", "v", uuid.uuid4(), EventKind.UPDATED, T0)
+        for n in range(observed)
+    )
+    inputs = {"shop.orders": observations}
+    made, expected = PlannedRun._of("p1", dict(inputs)), PlannedRun("p1", inputs)
+    assert vars(made) == vars(expected)
+    assert list(vars(made)) == list(vars(expected))
+    assert made == expected
+
+
+def test_a_start_run_made_by_the_engine_is_what_the_constructor_makes() -> None:
+    """``StartRun._of`` sets the same fields, in the same order, as ``StartRun``."""
+    service = Service("shop")
+
+    @service.asset(
+        "shop.summary", inputs=[AssetIn("shop.orders", partitioned=True)], partitioned=True
+    )
+    def summary(ctx: RunContext, orders: InputData) -> Output:
+        return ctx.output()
+
+    engine = ServiceEngine(service, instance="i-1")
+    engine.assign(dict.fromkeys(engine.shard_keys_for([0])), T0)
+    event = AssetEvent(
+        event_id=uuid.uuid4(),
+        kind=EventKind.UPDATED,
+        asset="shop.orders",
+        partition="p1",
+        version="v1",
+        occurred_at=T0,
+        producer=ProducerInfo(service="up", instance="i-1"),
+    )
+    [run] = engine.on_event(event, 0, T0).runs
+    fields = [getattr(run, name) for name in vars(run)]
+    expected = StartRun(*fields)
+    assert vars(run) == vars(expected)
+    assert list(vars(run)) == list(vars(expected))
+    assert run == expected
+    assert (run.key, run.slice) == (expected.key, expected.slice)
