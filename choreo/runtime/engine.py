@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from choreo.events import AssetEvent, AssetRequest, ErrorInfo, EventKind, ProducerInfo
 from choreo.runtime.executor import Failed, RunOutcome, Succeeded
-from choreo.runtime.identity import RunIdentity, RunNamer, derive_version
+from choreo.runtime.identity import RunIdentity, RunNamer
 from choreo.runtime.partitions import InputSpec, partitioned_inputs
 from choreo.runtime.runs import UPDATED_EVENT, RunLog, checked_output, event_time
 from choreo.runtime.slices import EventDetail, PartitionSlice, StoredRecord, merge
@@ -305,9 +305,7 @@ class ServiceEngine:
                         "asset": definition.key,
                         "partition": partition,
                         "version": version
-                        or derive_version(
-                            definition.key, partition, inputs, definition.code_version, location
-                        ),
+                        or self._namers[definition.key].version(partition, inputs, location),
                         "occurred_at": occurred_at,
                         "producer": self._producers[definition.key],
                         "run_id": run.ctx.run_id,
@@ -323,9 +321,7 @@ class ServiceEngine:
             kind=EventKind.FAILED,
             asset=definition.key,
             partition=planned.output_partition,
-            version=derive_version(
-                definition.key, planned.output_partition, inputs, definition.code_version, None
-            ),
+            version=self._namers[definition.key].version(planned.output_partition, inputs, None),
             occurred_at=occurred_at,
             producer=self._producers[definition.key],
             run_id=run.ctx.run_id,

@@ -117,6 +117,12 @@ class RunNamer:
             f"{'null' if request_id is None else _json(request_id)}}}",
         )
 
+    def version(
+        self, partition: str | None, inputs: Iterable[Versioned], location: str | None
+    ) -> str:
+        """``derive_version`` for an output of this asset at this code version."""
+        return _derived(self._head, partition, inputs, location)
+
 
 def _head(asset: str, code_version: str | None) -> str:
     """The canonical text of a run before its input event ids."""
@@ -224,6 +230,13 @@ def derive_version(
     version. An asset without inputs therefore gets one version per code version and location:
     a source whose content changes on its own should name its versions.
     """
+    return _derived(_head(asset, code_version), partition, inputs, location)
+
+
+def _derived(
+    head: str, partition: str | None, inputs: Iterable[Versioned], location: str | None
+) -> str:
+    """``derive_version`` from the canonical text's head (``_head``)."""
     if isinstance(inputs, tuple) and len(inputs) == 1:
         [item] = inputs  # a run of one input: nothing to sort
         versions = [(item.asset, item.partition or "", item.partition is None, item.version)]
@@ -240,10 +253,7 @@ def derive_version(
             for a, p, unpartitioned, v in versions
         ]
     )
-    text = (
-        f'{{"asset":{_json(asset)},"code_version":{_json(code_version)},"inputs":[{listed}],'
-        f'"location":{_json(location)},"partition":{_json(partition)}}}'
-    )
+    text = f'{head}[{listed}],"location":{_json(location)},"partition":{_json(partition)}}}'
     return hashlib.sha256(text.encode()).hexdigest()[:DERIVED_VERSION_LENGTH]
 
 

@@ -39,6 +39,7 @@ TRIGGERING_KINDS = frozenset({EventKind.UPDATED, EventKind.OBSERVED, EventKind.F
 """Kinds that change what downstream may build from. ``CHECKED`` reports on a version that is
 already known, so it never replaces the observation (and never triggers a rebuild)."""
 
+_UPDATED = EventKind.UPDATED
 _INPUT_VERSION = Assembler(InputVersion)
 
 
@@ -274,7 +275,8 @@ class AssetState:
         A duplicate (same ``event_id``), an older event than the one known, and a ``CHECKED``
         event change nothing; callers may test ``new is old`` to skip deciding again.
         """
-        if observation.kind not in TRIGGERING_KINDS:
+        kind = observation.kind
+        if kind is not _UPDATED and kind not in TRIGGERING_KINDS:  # identity first: no hashing
             return self
         where = observation.where
         current = self.known.get(where)
@@ -290,6 +292,8 @@ class AssetState:
     ) -> AssetState:
         """The state noting that a change for ``output_partitions`` arrived at ``at``."""
         at = aware_utc(at, "at")
+        if isinstance(output_partitions, list) and len(output_partitions) == 1:
+            return self._changed(output_partitions[0], at)
         partitions = self.partitions
         changes: dict[OutputPartition, PartitionState] = {}
         for partition in output_partitions:
@@ -301,12 +305,27 @@ class AssetState:
                 at if changed is None or at > changed else changed,
                 old.last_run_at,
             )
-        if len(changes) == 1:  # the usual case: one input partition feeds one output partition
+        if len(changes) == 1:
             [(partition, record)] = changes.items()
             return AssetState._of(
                 self.known, partitions.set(partition, record), self.partitioned_assets
             )
         return AssetState._of(self.known, partitions.update(changes), self.partitioned_assets)
+
+    def _changed(self, output_partition: OutputPartition, at: datetime) -> AssetState:
+        """``mark_changed`` of one partition (``at`` in UTC already): the usual case, one input
+        partition feeding one output partition, without gathering changes first."""
+        old = self.partitions.get(output_partition, _NOTHING)
+        pending, changed = old.pending_since, old.last_changed_at
+        record = PartitionState(
+            old.consumed,
+            at if pending is None or at < pending else pending,
+            at if changed is None or at > changed else changed,
+            old.last_run_at,
+        )
+        return AssetState._of(
+            self.known, self.partitions.set(output_partition, record), self.partitioned_assets
+        )
 
     def record_run(
         self, output_partition: OutputPartition, consumed_ids: Iterable[uuid.UUID], at: datetime

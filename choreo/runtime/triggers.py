@@ -301,12 +301,22 @@ def decide(
             runs.append(PlannedRun(partition, inputs))  # copied: the policy has seen them
         elif verdict.wake_at is not None:
             wakes.append(verdict.wake_at)
-    if not runs and not blocked and not wakes:
-        return _NOTHING_TO_DO
-    return Decision(runs=tuple(runs), blocked=tuple(blocked), wake_at=min(wakes, default=None))
+    return _decision(runs, blocked, wakes)
 
 
 _NOTHING_TO_DO = Decision()
+
+
+def _decision(runs: list[PlannedRun], blocked: list[Blocked], wakes: list[datetime]) -> Decision:
+    """The ``Decision`` of what ``decide`` found; one made per input event, so the usual ones
+    (nothing to do, or runs alone) skip the frozen dataclass's field-by-field guard."""
+    if blocked or wakes:
+        return Decision(tuple(runs), tuple(blocked), min(wakes, default=None))
+    if not runs:
+        return _NOTHING_TO_DO
+    made = object.__new__(Decision)
+    object.__setattr__(made, "__dict__", {"runs": tuple(runs), "blocked": (), "wake_at": None})
+    return made
 
 
 def plan_requested(

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from choreo.errors import InvalidInputError
 from choreo.events.models import AssetEvent, EventKind, InputVersion, ProducerInfo
 from choreo.runtime.assembly import Assembler
 from choreo.runtime.engine import ServiceEngine, StartRun
@@ -25,7 +26,14 @@ from choreo.runtime.partitions import InputSpec
 from choreo.runtime.runs import UserOutput, checked_output
 from choreo.runtime.slices import EventDetail, PartitionSlice
 from choreo.runtime.state import AssetState, Observation, aware_utc
-from choreo.runtime.triggers import AssetSpec, Eager, PlannedRun, absorb_affected, decide
+from choreo.runtime.triggers import (
+    AssetSpec,
+    Decision,
+    Eager,
+    PlannedRun,
+    absorb_affected,
+    decide,
+)
 from choreo.service import AssetIn, InputData, Output, RunContext, Service
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -314,3 +322,52 @@ def test_a_start_run_made_by_the_engine_is_what_the_constructor_makes() -> None:
     assert list(vars(run)) == list(vars(expected))
     assert run == expected
     assert (run.key, run.slice) == (expected.key, expected.slice)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(INPUTS), st.sampled_from([None, "p1", "p2"])), max_size=3),
+    st.one_of(st.none(), st.text(max_size=4)),
+    st.one_of(st.none(), st.text(max_size=4)),
+    st.one_of(st.none(), st.text(max_size=4)),
+)
+def test_an_assets_run_namer_derives_versions_as_derive_version(
+    inputs: list[tuple[str, str | None]],
+    partition: str | None,
+    code_version: str | None,
+    location: str | None,
+) -> None:
+    versions = tuple(InputVersion(asset=a, partition=p, version="v") for a, p in inputs)
+    assert RunNamer("shop.summary", code_version).version(partition, versions, location) == (
+        derive_version("shop.summary", partition, versions, code_version, location)
+    )
+
+
+@pytest.mark.parametrize("runs", [0, 1, 2])
+def test_decisions_of_runs_alone_are_what_the_constructor_makes(runs: int) -> None:
+    """``decide`` sets a decision of runs alone at once; it holds what ``Decision`` holds."""
+    spec = AssetSpec("shop.summary", (InputSpec("shop.orders", partitioned=True),), True)
+    state = AssetState()
+    for n in range(runs):
+        state = state.observe(
+            Observation("shop.orders", f"p{n}", "v", uuid.uuid4(), EventKind.UPDATED, T0)
+        )
+    made = decide(spec, state, T0)
+    expected = Decision(runs=made.runs)
+    assert vars(made) == vars(expected)
+    assert list(vars(made)) == list(vars(expected))
+    assert made == expected
+    assert len(made.runs) == runs
+
+
+def test_marking_one_partition_changed_is_what_marking_several_does() -> None:
+    """``mark_changed`` of a list of one partition takes a shortcut past gathering changes."""
+    state = AssetState(pending_since={"p1": T0}, last_changed_at={"p1": T0}, last_run_at={"p2": T0})
+    for partition in ["p1", "p2", "p3", None]:
+        for at in [T0 - timedelta(seconds=1), T0, T0 + timedelta(seconds=1)]:
+            one = state.mark_changed([partition], at)
+            general = state.mark_changed(iter([partition]), at)
+            assert one == general
+            assert one.partition(partition) == general.partition(partition)
+    with pytest.raises(InvalidInputError):
+        state.mark_changed(["p1"], datetime(2026, 1, 1))  # naive on purpose
