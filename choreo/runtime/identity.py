@@ -238,8 +238,12 @@ def _derived(
 ) -> str:
     """``derive_version`` from the canonical text's head (``_head``)."""
     if isinstance(inputs, tuple) and len(inputs) == 1:
-        [item] = inputs  # a run of one input: nothing to sort
-        versions = [(item.asset, item.partition or "", item.partition is None, item.version)]
+        [item] = inputs  # a run of one input: nothing to sort, one entry to spell
+        at = item.partition
+        listed = (
+            f"[{_json(item.asset)},{_json(at or '')},{'true' if at is None else 'false'},"
+            f"{_json(item.version)}]"
+        )
     else:
         versions = sorted(
             {
@@ -247,12 +251,12 @@ def _derived(
                 for item in inputs
             }
         )
-    listed = ",".join(
-        [
-            f"[{_json(a)},{_json(p)},{'true' if unpartitioned else 'false'},{_json(v)}]"
-            for a, p, unpartitioned, v in versions
-        ]
-    )
+        listed = ",".join(
+            [
+                f"[{_json(a)},{_json(p)},{'true' if unpartitioned else 'false'},{_json(v)}]"
+                for a, p, unpartitioned, v in versions
+            ]
+        )
     text = f'{head}[{listed}],"location":{_json(location)},"partition":{_json(partition)}}}'
     return hashlib.sha256(text.encode()).hexdigest()[:DERIVED_VERSION_LENGTH]
 

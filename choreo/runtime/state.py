@@ -39,7 +39,6 @@ TRIGGERING_KINDS = frozenset({EventKind.UPDATED, EventKind.OBSERVED, EventKind.F
 """Kinds that change what downstream may build from. ``CHECKED`` reports on a version that is
 already known, so it never replaces the observation (and never triggers a rebuild)."""
 
-_UPDATED = EventKind.UPDATED
 _INPUT_VERSION = Assembler(InputVersion)
 
 
@@ -275,8 +274,7 @@ class AssetState:
         A duplicate (same ``event_id``), an older event than the one known, and a ``CHECKED``
         event change nothing; callers may test ``new is old`` to skip deciding again.
         """
-        kind = observation.kind
-        if kind is not _UPDATED and kind not in TRIGGERING_KINDS:  # identity first: no hashing
+        if observation.kind not in TRIGGERING_KINDS:
             return self
         where = observation.where
         current = self.known.get(where)
