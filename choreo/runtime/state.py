@@ -274,16 +274,40 @@ class AssetState:
         A duplicate (same ``event_id``), an older event than the one known, and a ``CHECKED``
         event change nothing; callers may test ``new is old`` to skip deciding again.
         """
-        if observation.kind not in TRIGGERING_KINDS:
+        taken = self._taken(observation)
+        if taken is None:
             return self
+        return AssetState._of(taken[0], self.partitions, taken[1])
+
+    def observe_changed(
+        self, observation: Observation, output_partition: OutputPartition, at: datetime
+    ) -> AssetState:
+        """``observe(observation).mark_changed([output_partition], at)`` when the observation
+        changes something, else this same object: one new state instead of two, for the usual
+        event, which feeds the output partition of its own key."""
+        taken = self._taken(observation)
+        if taken is None:
+            return self
+        at = aware_utc(at, "at")
+        partitions = self.partitions
+        record = _changed(partitions.get(output_partition, _NOTHING), at)
+        return AssetState._of(taken[0], partitions.set(output_partition, record), taken[1])
+
+    def _taken(
+        self, observation: Observation
+    ) -> tuple[FrozenMap[InputPartition, Observation], frozenset[str]] | None:
+        """``known`` and ``partitioned_assets`` with ``observation`` taken in; ``None`` if it
+        changes nothing (see ``observe``)."""
+        if observation.kind not in TRIGGERING_KINDS:
+            return None
         where = observation.where
         current = self.known.get(where)
         if current is not None and not observation.supersedes(current):
-            return self
+            return None
         assets = self.partitioned_assets
         if observation.partition is not None and observation.asset not in assets:
             assets = assets | {observation.asset}
-        return AssetState._of(self.known.set(where, observation), self.partitions, assets)
+        return self.known.set(where, observation), assets
 
     def mark_changed(
         self, output_partitions: Iterable[OutputPartition], at: datetime
@@ -295,14 +319,7 @@ class AssetState:
         partitions = self.partitions
         changes: dict[OutputPartition, PartitionState] = {}
         for partition in output_partitions:
-            old = partitions.get(partition, _NOTHING)
-            pending, changed = old.pending_since, old.last_changed_at
-            changes[partition] = PartitionState(
-                old.consumed,
-                at if pending is None or at < pending else pending,
-                at if changed is None or at > changed else changed,
-                old.last_run_at,
-            )
+            changes[partition] = _changed(partitions.get(partition, _NOTHING), at)
         if len(changes) == 1:
             [(partition, record)] = changes.items()
             return AssetState._of(
@@ -313,14 +330,7 @@ class AssetState:
     def _changed(self, output_partition: OutputPartition, at: datetime) -> AssetState:
         """``mark_changed`` of one partition (``at`` in UTC already): the usual case, one input
         partition feeding one output partition, without gathering changes first."""
-        old = self.partitions.get(output_partition, _NOTHING)
-        pending, changed = old.pending_since, old.last_changed_at
-        record = PartitionState(
-            old.consumed,
-            at if pending is None or at < pending else pending,
-            at if changed is None or at > changed else changed,
-            old.last_run_at,
-        )
+        record = _changed(self.partitions.get(output_partition, _NOTHING), at)
         return AssetState._of(
             self.known, self.partitions.set(output_partition, record), self.partitioned_assets
         )
@@ -434,6 +444,17 @@ def _checked(
         FrozenMap(known),
         FrozenMap({p: r for p, r in partitions.items() if r != _NOTHING}),
         _partitioned(known.values()),
+    )
+
+
+def _changed(old: PartitionState, at: datetime) -> PartitionState:
+    """``old`` noting a change that arrived at ``at`` (in UTC)."""
+    pending, changed = old.pending_since, old.last_changed_at
+    return PartitionState(
+        old.consumed,
+        at if pending is None or at < pending else pending,
+        at if changed is None or at > changed else changed,
+        old.last_run_at,
     )
 
 

@@ -222,15 +222,23 @@ def absorb_affected(
     They are the partitions to decide again and the ones whose stored state changed; none when
     the state is returned as it was, or when the observation maps to no output partition.
     """
+    keyed = spec.keyed
+    partition = observation.partition
+    if (
+        keyed is not None
+        and partition is not None
+        and spec.partitioned
+        and keyed.get(observation.asset)
+    ):  # the usual event: read at its own key, it changes that one output partition
+        updated = state.observe_changed(observation, partition, now)
+        return (state, []) if updated is state else (updated, [partition])
     observed = state.observe(observation)
     if observed is state:
         return state, []
-    keyed = spec.keyed
     if keyed is None:
         affected = affected_partitions(spec, observed, observation)
     else:  # ``affected_partitions`` with the partitioning known from the declaration
         at_partition = keyed.get(observation.asset)
-        partition = observation.partition
         if at_partition is None or at_partition is (partition is None):
             affected = []
         elif not spec.partitioned:

@@ -371,3 +371,38 @@ def test_marking_one_partition_changed_is_what_marking_several_does() -> None:
             assert one.partition(partition) == general.partition(partition)
     with pytest.raises(InvalidInputError):
         state.mark_changed(["p1"], datetime(2026, 1, 1))  # naive on purpose
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, "p1", "p2"]),
+            st.sampled_from([EventKind.UPDATED, EventKind.CHECKED, EventKind.FAILED]),
+            st.integers(-2, 2),
+            st.booleans(),
+        ),
+        max_size=12,
+    )
+)
+def test_observing_and_marking_in_one_step_is_doing_both(steps: list[Any]) -> None:
+    """``observe_changed`` is ``observe`` then ``mark_changed`` of one partition, and returns
+    the state itself whenever ``observe`` would (duplicates, older and CHECKED events)."""
+    state = AssetState()
+    seen: list[Observation] = []
+    for number, (partition, kind, seconds, again) in enumerate(steps):
+        at = T0 + timedelta(seconds=seconds)
+        if again and seen:
+            observation = seen[-1]
+        else:
+            observation = Observation("shop.orders", partition, "v", uuid.uuid4(), kind, at)
+            seen.append(observation)
+        now = T0 + timedelta(seconds=number)
+        one = state.observe_changed(observation, "p1", now)
+        observed = state.observe(observation)
+        if observed is state:
+            assert one is state
+        else:
+            assert one == observed.mark_changed(["p1"], now)
+            assert one.partitioned_assets == observed.partitioned_assets
+            state = one
