@@ -406,3 +406,30 @@ def test_observing_and_marking_in_one_step_is_doing_both(steps: list[Any]) -> No
             assert one == observed.mark_changed(["p1"], now)
             assert one.partitioned_assets == observed.partitioned_assets
             state = one
+
+
+@pytest.mark.parametrize("consumed", [None, 0, 1, 2])
+def test_slice_entries_are_what_observations_and_details_write(consumed: int | None) -> None:
+    """``PartitionSlice.to_dict`` spells out each observation's and detail's ``to_dict``."""
+    observations = tuple(
+        Observation(asset, "p1", "v", uuid.uuid4(), EventKind.UPDATED, T0) for asset in INPUTS
+    )
+    details = {
+        observations[0].event_id: EventDetail("s3://x", {"rows": 1}, uuid.uuid4()),
+        observations[1].event_id: EventDetail(None, {}, None),
+    }
+    for held in (details, {observations[1].event_id: details[observations[1].event_id]}, {}):
+        ids = None if consumed is None else [o.event_id for o in observations][:consumed]
+        gone = [uuid.uuid4()] if consumed == 0 else []  # one id, not observed
+        record = AssetState(consumed={} if ids is None else {"p1": [*ids, *gone]}).partition("p1")
+        written = PartitionSlice("p1", observations, held, record).to_dict("shop.summary")
+        expected = []
+        for observation in observations:
+            entry = observation.to_dict()
+            if observation.event_id in held:
+                entry["detail"] = held[observation.event_id].to_dict()
+            expected.append(entry)
+        assert written["known"] == expected
+        assert [list(entry) for entry in written["known"]] == [list(e) for e in expected]
+        texts = None if ids is None else sorted(str(i) for i in [*ids, *gone])
+        assert written["consumed"] == texts
