@@ -443,15 +443,15 @@ class ServiceEngine:
             partition, planned.input_event_ids, planned.request_id
         )
         run_id = identity.run_id
-        ctx = RunContext(
-            asset=definition.key,
-            partition=partition,
-            run_id=run_id,
-            attempt=1,
-            correlation_id=root,
-            request_id=planned.request_id,
-            inputs=data,
-            log=RunLog(self.service.log, definition.key, partition, run_id),
+        ctx = RunContext(  # by position, which a dataclass parses faster than by name
+            definition.key,  # asset
+            partition,
+            run_id,
+            1,  # attempt
+            root,  # correlation_id
+            planned.request_id,
+            data,  # inputs
+            RunLog(self.service.log, definition.key, partition, run_id),
         )
         self.in_flight.add((definition.key, partition))
         return StartRun._of(

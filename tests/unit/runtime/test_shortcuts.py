@@ -322,6 +322,16 @@ def test_a_start_run_made_by_the_engine_is_what_the_constructor_makes() -> None:
     assert list(vars(run)) == list(vars(expected))
     assert run == expected
     assert (run.key, run.slice) == (expected.key, expected.slice)
+    ctx = run.ctx  # made by position: each field holds what its name says
+    assert (ctx.asset, ctx.partition, ctx.run_id, ctx.attempt) == (
+        "shop.summary",
+        "p1",
+        run.identity.run_id,
+        1,
+    )
+    assert (ctx.correlation_id, ctx.request_id) == (event.event_id, None)
+    assert ctx.inputs == {"shop.orders": run.args[0]}
+    assert ctx.log._run_id == ctx.run_id
 
 
 @settings(max_examples=100, deadline=None)
