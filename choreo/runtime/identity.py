@@ -78,18 +78,18 @@ class RunIdentity:
         setter = object.__setattr__
         setter(made, "head", head)
         setter(made, "tail", tail)
-        setter(made, "run_id", _named_text(_RUN_PREFIX, f"{head},{tail}"))
+        setter(made, "run_id", _named_text(_RUN_SEED, f"{head},{tail}"))
         return made
 
     run_id: str = field(init=False, repr=False, compare=False)
     """The ``run_id`` (see ``run_id_for``): every planned run logs it, so it is made at once."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "run_id", _named_text(_RUN_PREFIX, f"{self.head},{self.tail}"))
+        object.__setattr__(self, "run_id", _named_text(_RUN_SEED, f"{self.head},{self.tail}"))
 
     def event_id(self, kind: EventKind = EventKind.UPDATED) -> uuid.UUID:
         """The ``event_id`` of the run's output of ``kind`` (see ``output_event_id``)."""
-        return _named(_OUTPUT_EVENT_PREFIX, f'{self.head},"kind":{_KINDS[kind]},{self.tail}')
+        return _named(_OUTPUT_EVENT_SEED, f'{self.head},"kind":{_KINDS[kind]},{self.tail}')
 
 
 class RunNamer:
@@ -148,18 +148,26 @@ def name_uuid(namespace: uuid.UUID, name: str) -> uuid.UUID:
     Two of these are made for every run, so the standard function's overhead shows; a unit test
     holds the two equal.
     """
-    return _named(namespace.bytes, name)
+    return _named(_seeded(namespace), name)
 
 
-_RUN_PREFIX = RUN_NAMESPACE.bytes
-_OUTPUT_EVENT_PREFIX = OUTPUT_EVENT_NAMESPACE.bytes
+def _seeded(namespace: uuid.UUID) -> hashlib._Hash:
+    """A SHA-1 that has read ``namespace``: each name is hashed on a copy of it, so neither
+    the namespace's bytes (a ``UUID`` computes them on every read) nor a new hash object with
+    its keyword check is made per name."""
+    return hashlib.sha1(namespace.bytes, usedforsecurity=False)
+
+
+_RUN_SEED = _seeded(RUN_NAMESPACE)
+_OUTPUT_EVENT_SEED = _seeded(OUTPUT_EVENT_NAMESPACE)
 _UNKNOWN_SAFETY = uuid.SafeUUID.unknown
 
 
-def _named(prefix: bytes, name: str) -> uuid.UUID:
-    """``name_uuid`` with the namespace's bytes worked out beforehand (a ``UUID`` computes
-    them on every read)."""
-    digest = hashlib.sha1(prefix + name.encode(), usedforsecurity=False).digest()
+def _named(seed: hashlib._Hash, name: str) -> uuid.UUID:
+    """``name_uuid`` from the namespace's seeded hash (``_seeded``)."""
+    hashed = seed.copy()
+    hashed.update(name.encode())
+    digest = hashed.digest()
     value = (int.from_bytes(digest[:16]) & _VERSION_5_CLEAR) | _VERSION_5_SET
     made = object.__new__(uuid.UUID)
     object.__setattr__(made, "int", value)
@@ -167,10 +175,12 @@ def _named(prefix: bytes, name: str) -> uuid.UUID:
     return made
 
 
-def _named_text(prefix: bytes, name: str) -> str:
-    """``str(_named(prefix, name))``, spelled from the digest's hex digits: the version digit
+def _named_text(seed: hashlib._Hash, name: str) -> str:
+    """``str(_named(seed, name))``, spelled from the digest's hex digits: the version digit
     becomes 5 and the variant digit keeps its two low bits under ``10``."""
-    digest = hashlib.sha1(prefix + name.encode(), usedforsecurity=False).hexdigest()
+    hashed = seed.copy()
+    hashed.update(name.encode())
+    digest = hashed.hexdigest()
     return (
         f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-"
         f"{_VARIANT_DIGIT[digest[16]]}{digest[17:20]}-{digest[20:32]}"
