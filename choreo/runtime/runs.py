@@ -8,7 +8,7 @@ the event itself is assembled from values known to be valid.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -91,4 +91,12 @@ _PLAIN_METADATA = frozenset({str, float, bool, type(None)})
 def event_time(moment: datetime) -> datetime:
     """``moment`` in UTC at the millisecond precision events keep (as ``AssetEvent`` does)."""
     moment = aware_utc(moment, "now")
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    extra = moment.microsecond % 1000
+    if moment.__class__ is datetime and not moment.fold:
+        # What ``replace`` makes, by subtracting the sub-millisecond part: a fraction of its
+        # cost, since it takes no keyword and the amounts are made once (``_SUB_MILLISECOND``).
+        return moment - _SUB_MILLISECOND[extra] if extra else moment
+    return moment.replace(microsecond=moment.microsecond - extra)
+
+
+_SUB_MILLISECOND = [timedelta(microseconds=amount) for amount in range(1000)]

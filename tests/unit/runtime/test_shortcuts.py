@@ -23,7 +23,7 @@ from choreo.runtime.identity import (
     name_uuid,
 )
 from choreo.runtime.partitions import InputSpec
-from choreo.runtime.runs import UserOutput, checked_output
+from choreo.runtime.runs import UserOutput, checked_output, event_time
 from choreo.runtime.slices import EventDetail, PartitionSlice
 from choreo.runtime.state import AssetState, Observation, aware_utc
 from choreo.runtime.triggers import (
@@ -443,3 +443,31 @@ def test_slice_entries_are_what_observations_and_details_write(consumed: int | N
         assert [list(entry) for entry in written["known"]] == [list(e) for e in expected]
         texts = None if ids is None else sorted(str(i) for i in [*ids, *gone])
         assert written["consumed"] == texts
+
+
+class _Moment(datetime):
+    """A datetime subclass: ``event_time`` keeps to ``replace`` for it."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    st.sampled_from([0, 1]),
+    st.booleans(),
+)
+def test_event_times_are_what_replacing_the_microseconds_gives(
+    moment: datetime, fold: int, subclass: bool
+) -> None:
+    """Subtracting the sub-millisecond part gives what ``replace`` gives, type and all."""
+    moment = moment.replace(fold=fold)
+    if subclass:
+        moment = _Moment.fromtimestamp(moment.timestamp(), UTC).replace(
+            microsecond=moment.microsecond, fold=fold
+        )
+    made = event_time(moment)
+    expected = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    assert made == expected
+    assert (type(made), made.tzinfo, made.fold) == (type(expected), UTC, expected.fold)
+    assert made.isoformat() == expected.isoformat()
