@@ -200,6 +200,9 @@ def test_assembled_models_are_what_model_construct_makes() -> None:
         assert made.__pydantic_private__ == expected.__pydantic_private__
         assert repr(made) == repr(expected)
         assert made.model_dump() == expected.model_dump()
+    again = versions(dict(entry))
+    assert again.model_fields_set == built.model_fields_set
+    assert again.model_fields_set is not built.model_fields_set  # each instance its own set
 
 
 def test_assembler_refuses_models_model_construct_does_more_for() -> None:
