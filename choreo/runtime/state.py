@@ -314,8 +314,6 @@ class AssetState:
     ) -> AssetState:
         """The state noting that a change for ``output_partitions`` arrived at ``at``."""
         at = aware_utc(at, "at")
-        if isinstance(output_partitions, list) and len(output_partitions) == 1:
-            return self._changed(output_partitions[0], at)
         partitions = self.partitions
         changes: dict[OutputPartition, PartitionState] = {}
         for partition in output_partitions:
@@ -326,14 +324,6 @@ class AssetState:
                 self.known, partitions.set(partition, record), self.partitioned_assets
             )
         return AssetState._of(self.known, partitions.update(changes), self.partitioned_assets)
-
-    def _changed(self, output_partition: OutputPartition, at: datetime) -> AssetState:
-        """``mark_changed`` of one partition (``at`` in UTC already): the usual case, one input
-        partition feeding one output partition, without gathering changes first."""
-        record = _changed(self.partitions.get(output_partition, _NOTHING), at)
-        return AssetState._of(
-            self.known, self.partitions.set(output_partition, record), self.partitioned_assets
-        )
 
     def record_run(
         self, output_partition: OutputPartition, consumed_ids: Iterable[uuid.UUID], at: datetime

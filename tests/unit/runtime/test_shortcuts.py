@@ -374,7 +374,8 @@ def test_decisions_of_runs_alone_are_what_the_constructor_makes(runs: int) -> No
 
 
 def test_marking_one_partition_changed_is_what_marking_several_does() -> None:
-    """``mark_changed`` of a list of one partition takes a shortcut past gathering changes."""
+    """``mark_changed`` of a list of one partition (the usual call) is that of any other
+    iterable of it."""
     state = AssetState(pending_since={"p1": T0}, last_changed_at={"p1": T0}, last_run_at={"p2": T0})
     for partition in ["p1", "p2", "p3", None]:
         for at in [T0 - timedelta(seconds=1), T0, T0 + timedelta(seconds=1)]:
