@@ -331,6 +331,10 @@ class ServiceRunner:
         for key in effects.dirty:
             if key not in running:
                 self._changelog.mark(key, take())
+        self._act(effects, take)
+
+    def _act(self, effects: Effects, take: Take = no_tickets) -> None:
+        """Start the effects' runs and report what is blocked (their slices are marked)."""
         for run in effects.runs:
             self._start(run, take())
         for asset, blocked in effects.blocked:
@@ -356,8 +360,9 @@ class ServiceRunner:
         for key in effects.dirty:  # the run's slice
             self._changelog.mark(key, tickets)
             tickets = []
-        self._writer.settle(tickets)  # revoked meanwhile: nothing of it is ours to write
-        self._apply(effects)
+        if tickets:
+            self._writer.settle(tickets)  # revoked meanwhile: nothing of it is ours to write
+        self._act(effects)
 
     # -- durability ----------------------------------------------------------------------------
 

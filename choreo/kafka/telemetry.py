@@ -110,7 +110,7 @@ class Telemetry:
         succeeded = isinstance(outcome, Succeeded)
         self._count(metrics.runs, asset, "succeeded" if succeeded else "failed")
         self._durations.setdefault(asset, []).append(outcome.seconds)
-        self._count(metrics.published, asset, event.kind.value)
+        self._count(metrics.published, asset, event.kind)  # a StrEnum: its label is its value
         if succeeded:
             self._succeeded_at[asset] = time.time()
         if self._info:
