@@ -200,7 +200,8 @@ def run_choreo(
         elif kind == "run.finished":
             outputs[0] += 1
             event: AssetEvent = details["event"]
-            waiting.difference_update(item.event_id for item in event.inputs)
+            for item in event.inputs:  # called on the runner's thread: kept cheap
+                waiting.discard(item.event_id)
             if not waiting and "finished" not in marks:
                 marks["finished"], marks["cpu_finished"] = time.perf_counter(), time.process_time()
                 done.set()
