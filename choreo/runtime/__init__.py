@@ -8,6 +8,7 @@ Kafka runtime and the in-memory test harness.
 from choreo.runtime.cron import CronSchedule, next_fire, parse_cron
 from choreo.runtime.durations import format_duration, parse_duration
 from choreo.runtime.identity import RunIdentity, derive_version, output_event_id, run_id_for
+from choreo.runtime.observations import Observation
 from choreo.runtime.partitions import (
     InputSpec,
     affected_partitions,
@@ -15,7 +16,7 @@ from choreo.runtime.partitions import (
     known_output_partitions,
     partitioned_inputs,
 )
-from choreo.runtime.state import AssetState, Observation, OutputPartition, PartitionState
+from choreo.runtime.state import AssetState, OutputPartition, PartitionState
 from choreo.runtime.triggers import (
     AllUpdated,
     AssetSpec,

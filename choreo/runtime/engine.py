@@ -30,10 +30,11 @@ from pydantic import ValidationError
 from choreo.events import AssetEvent, AssetRequest, ErrorInfo, EventKind, ProducerInfo
 from choreo.runtime.executor import Failed, RunOutcome, Succeeded
 from choreo.runtime.identity import RunIdentity, RunNamer
+from choreo.runtime.observations import Observation
 from choreo.runtime.partitions import InputSpec, partitioned_inputs
 from choreo.runtime.runs import UPDATED_EVENT, RunLog, checked_output, event_time
 from choreo.runtime.slices import EventDetail, PartitionSlice, StoredRecord, merge
-from choreo.runtime.state import AssetState, Observation, OutputPartition
+from choreo.runtime.state import AssetState, OutputPartition
 from choreo.runtime.triggers import (
     AssetSpec,
     Blocked,

@@ -26,7 +26,8 @@ from typing import Protocol
 
 from choreo.errors import InvalidInputError
 from choreo.events.keys import validate_asset_key, validate_partition_key
-from choreo.runtime.state import AssetState, Observation, OutputPartition
+from choreo.runtime.observations import Observation
+from choreo.runtime.state import AssetState, OutputPartition
 
 
 @dataclass(frozen=True, slots=True)

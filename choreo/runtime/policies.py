@@ -18,7 +18,8 @@ from uuid import UUID
 from choreo.errors import InvalidInputError
 from choreo.runtime.cron import CronSchedule, next_fire, parse_cron
 from choreo.runtime.durations import format_duration, parse_duration
-from choreo.runtime.state import Observation, OutputPartition
+from choreo.runtime.observations import Observation
+from choreo.runtime.state import OutputPartition
 
 Inputs = Mapping[str, tuple[Observation, ...]]
 """The observations each input contributes to one output partition."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from choreo.events import AssetEvent
 from choreo.events.models import LONG_MAX, LONG_MIN, Metadata, MetadataValue
 from choreo.runtime.assembly import Assembler
-from choreo.runtime.state import aware_utc
+from choreo.runtime.moments import aware_utc
 from choreo.service import Output
 
 UPDATED_EVENT = Assembler(AssetEvent)

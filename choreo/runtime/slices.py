@@ -22,15 +22,10 @@ from datetime import datetime
 from typing import Any
 
 from choreo.errors import CodecError
+from choreo.runtime.moments import aware_utc
+from choreo.runtime.observations import Observation
 from choreo.runtime.partitions import AssetShape, gather_inputs
-from choreo.runtime.state import (
-    AssetState,
-    Observation,
-    OutputPartition,
-    PartitionState,
-    aware_utc,
-    output_partition_from,
-)
+from choreo.runtime.state import AssetState, OutputPartition, PartitionState, output_partition_from
 
 SHARD_FORMAT = 1
 """The old layout: a whole shard (``{"format": 1, "state": ..., "details": ...}``)."""

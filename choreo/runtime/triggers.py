@@ -36,6 +36,7 @@ from uuid import UUID
 from choreo.errors import InvalidInputError
 from choreo.events.keys import validate_asset_key
 from choreo.events.models import EventKind, InputVersion
+from choreo.runtime.observations import Observation
 from choreo.runtime.partitions import (
     InputSpec,
     affected_partitions,
@@ -59,7 +60,7 @@ from choreo.runtime.policies import (
     Verdict,
     parse_trigger,
 )
-from choreo.runtime.state import AssetState, Observation, OutputPartition
+from choreo.runtime.state import AssetState, OutputPartition
 
 __all__ = [
     "HOLD",

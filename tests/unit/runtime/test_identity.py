@@ -21,7 +21,7 @@ from choreo.runtime.identity import (
     output_event_id,
     run_id_for,
 )
-from choreo.runtime.state import Observation
+from choreo.runtime.observations import Observation
 
 A = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 B = uuid.UUID("00000000-0000-4000-8000-00000000000b")

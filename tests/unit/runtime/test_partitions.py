@@ -10,6 +10,7 @@ import pytest
 
 from choreo.errors import InvalidInputError
 from choreo.events.models import EventKind
+from choreo.runtime.observations import Observation
 from choreo.runtime.partitions import (
     InputSpec,
     affected_partitions,
@@ -17,7 +18,7 @@ from choreo.runtime.partitions import (
     known_output_partitions,
     partitioned_inputs,
 )
-from choreo.runtime.state import AssetState, Observation
+from choreo.runtime.state import AssetState
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 

@@ -22,10 +22,12 @@ from choreo.runtime.identity import (
     derive_version,
     name_uuid,
 )
+from choreo.runtime.moments import aware_utc
+from choreo.runtime.observations import Observation
 from choreo.runtime.partitions import InputSpec
 from choreo.runtime.runs import UserOutput, checked_output, event_time
 from choreo.runtime.slices import EventDetail, PartitionSlice
-from choreo.runtime.state import AssetState, Observation, aware_utc
+from choreo.runtime.state import AssetState
 from choreo.runtime.triggers import (
     AssetSpec,
     Decision,

@@ -11,6 +11,7 @@ import pytest
 
 from choreo.errors import CodecError
 from choreo.events.models import EventKind
+from choreo.runtime.observations import Observation
 from choreo.runtime.partitions import InputSpec, known_output_partitions
 from choreo.runtime.slices import (
     EventDetail,
@@ -19,7 +20,7 @@ from choreo.runtime.slices import (
     decode_record,
     merge,
 )
-from choreo.runtime.state import AssetState, Observation
+from choreo.runtime.state import AssetState
 from choreo.runtime.triggers import AssetSpec, absorb
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)

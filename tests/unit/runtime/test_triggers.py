@@ -10,8 +10,9 @@ import pytest
 from choreo.errors import InvalidInputError
 from choreo.events.models import EventKind, InputVersion
 from choreo.runtime.durations import format_duration, parse_duration
+from choreo.runtime.observations import Observation
 from choreo.runtime.partitions import InputSpec
-from choreo.runtime.state import AssetState, Observation
+from choreo.runtime.state import AssetState
 from choreo.runtime.triggers import (
     AllUpdated,
     AssetSpec,
