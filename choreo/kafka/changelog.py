@@ -23,7 +23,8 @@ from choreo.kafka.clients import new_consumer
 from choreo.kafka.config import consumer_config
 from choreo.kafka.records import position, read_to_end
 from choreo.kafka.writer import RecordWriter
-from choreo.runtime.engine import ServiceEngine, SliceKey
+from choreo.runtime.effects import SliceKey
+from choreo.runtime.engine import ServiceEngine
 from choreo.runtime.offsets import Ticket
 from choreo.runtime.slices import StoredRecord, decode_record
 from choreo.runtime.state import OutputPartition

@@ -19,7 +19,8 @@ from choreo.errors import CodecError, InvalidInputError
 from choreo.kafka.dead_letters import DeadLetters
 from choreo.kafka.records import is_partition_eof, position
 from choreo.kafka.telemetry import Telemetry
-from choreo.runtime.engine import Effects, ServiceEngine
+from choreo.runtime.effects import Effects
+from choreo.runtime.engine import ServiceEngine
 from choreo.runtime.offsets import OffsetTracker, Ticket
 
 Take = Callable[[], list[Ticket]]

@@ -27,7 +27,8 @@ from choreo.events import AssetEvent
 from choreo.kafka.records import kafka_headers
 from choreo.kafka.transactions import Transactions
 from choreo.kafka.writer import produce
-from choreo.runtime.engine import ServiceEngine, StartRun
+from choreo.runtime.effects import StartRun
+from choreo.runtime.engine import ServiceEngine
 from choreo.runtime.executor import Failed, RunExecutor, RunOutcome, Succeeded
 from choreo.runtime.offsets import Ticket
 

@@ -57,7 +57,8 @@ from choreo.kafka.telemetry import Observer, Telemetry, health
 from choreo.kafka.transactions import Transactions
 from choreo.kafka.writer import RecordWriter
 from choreo.metrics import ServiceMetrics
-from choreo.runtime.engine import Effects, ServiceEngine, StartRun
+from choreo.runtime.effects import Effects, StartRun
+from choreo.runtime.engine import ServiceEngine
 from choreo.runtime.executor import RunExecutor
 from choreo.runtime.offsets import OffsetTracker, Ticket
 from choreo.service import Service

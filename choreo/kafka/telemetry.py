@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, KafkaException
 from choreo.events import AssetEvent
 from choreo.metrics import ServiceMetrics
 from choreo.runtime.durations import format_duration
-from choreo.runtime.engine import StartRun
+from choreo.runtime.effects import StartRun
 from choreo.runtime.executor import RunOutcome, Succeeded
 from choreo.runtime.triggers import Blocked
 from choreo.service import Service

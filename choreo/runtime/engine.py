@@ -21,18 +21,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from pydantic import ValidationError
-
-from choreo.events import AssetEvent, AssetRequest, ErrorInfo, EventKind, ProducerInfo
-from choreo.runtime.executor import Failed, RunOutcome, Succeeded
-from choreo.runtime.identity import RunIdentity, RunNamer
+from choreo.events import AssetEvent, AssetRequest
+from choreo.runtime.announcements import Announcer
+from choreo.runtime.effects import Effects, ShardKey, SliceKey, StartRun
+from choreo.runtime.identity import RunNamer
 from choreo.runtime.observations import Observation
 from choreo.runtime.partitions import InputSpec, partitioned_inputs
-from choreo.runtime.runs import UPDATED_EVENT, RunLog, checked_output, event_time
+from choreo.runtime.runs import RunLog
 from choreo.runtime.slices import EventDetail, PartitionSlice, StoredRecord, merge
 from choreo.runtime.state import AssetState, OutputPartition
 from choreo.runtime.triggers import (
@@ -43,12 +40,7 @@ from choreo.runtime.triggers import (
     decide,
     plan_requested,
 )
-from choreo.service import AssetDefinition, InputArg, InputData, RunContext, Service
-
-ShardKey = tuple[str, int]
-"""``(output asset, topic-partition index)``."""
-SliceKey = tuple[str, int, OutputPartition]
-"""``(output asset, topic-partition index, output partition)``: one changelog record."""
+from choreo.service import InputArg, InputData, RunContext, Service
 
 UNPARTITIONED_INDEX = 0
 """Shard (and request/changelog partition) of an unpartitioned asset."""
@@ -57,46 +49,6 @@ DETAILS_SLACK = 4
 """Input details are pruned once there are this many times more than the observations need."""
 DETAILS_MIN = 10_000
 """...and never below this many, so pruning stays rare."""
-
-
-@dataclass(frozen=True)
-class StartRun:
-    """A run the runner should execute now."""
-
-    definition: AssetDefinition
-    shard: ShardKey
-    planned: PlannedRun
-    planned_at: datetime
-    ctx: RunContext
-    args: list[InputArg]
-    identity: RunIdentity
-
-    @classmethod
-    def _of(cls, fields: dict[str, Any]) -> StartRun:
-        """What the constructor makes of ``fields`` (every field, in order), set at once
-        rather than one by one through the frozen dataclass's guard: one is made per run."""
-        made = object.__new__(cls)
-        object.__setattr__(made, "__dict__", fields)
-        return made
-
-    @property
-    def key(self) -> tuple[str, OutputPartition]:
-        """``(asset, output partition)``: at most one run of each is in flight."""
-        return (self.definition.key, self.planned.output_partition)
-
-    @property
-    def slice(self) -> SliceKey:
-        """The changelog record the run's outcome is kept in."""
-        return (self.shard[0], self.shard[1], self.planned.output_partition)
-
-
-@dataclass
-class Effects:
-    """What handling one record changed: runs to start and slices to write to the changelog."""
-
-    runs: list[StartRun] = field(default_factory=list)
-    dirty: set[SliceKey] = field(default_factory=set)
-    blocked: list[tuple[str, Blocked]] = field(default_factory=list)
 
 
 class ServiceEngine:
@@ -136,11 +88,9 @@ class ServiceEngine:
         self._global_seen: dict[tuple[str, str | None], Observation] = {}
         self._details: dict[uuid.UUID, EventDetail] = {}
         self._prune_at = DETAILS_MIN
-        self._producers = {
-            key: ProducerInfo(service=service.name, instance=instance, code_version=d.code_version)
-            for key, d in service.assets.items()
-        }
         self._namers = {key: RunNamer(key, d.code_version) for key, d in service.assets.items()}
+        self.output_event = Announcer(service, instance, self._namers).output_event
+        """The event a finished run announces: UPDATED with its output, or FAILED."""
 
     # -- which records go where --------------------------------------------------------------
 
@@ -276,62 +226,6 @@ class ServiceEngine:
         return min(self._wakes.values(), default=None)
 
     # -- runs ----------------------------------------------------------------------------------
-
-    def output_event(self, run: StartRun, outcome: RunOutcome, now: datetime) -> AssetEvent:
-        """The event a finished run announces: UPDATED with its output, or FAILED.
-
-        Only what the asset function returned is validated; the rest was checked on its way in
-        (input events, keys) or made here, so the event is assembled without validating again.
-        """
-        definition = run.definition
-        planned = run.planned
-        inputs = planned.input_versions()
-        occurred_at = event_time(now)
-        if isinstance(outcome, Succeeded):
-            try:
-                location, metadata, version = checked_output(outcome.output)
-            except ValidationError as exc:
-                outcome = Failed(
-                    "InvalidOutput",
-                    f"the output could not be announced: {exc.errors()[0]['msg']}",
-                    outcome.attempts,
-                    outcome.seconds,
-                )
-            else:
-                partition = planned.output_partition
-                return UPDATED_EVENT(
-                    {
-                        "event_id": run.identity.event_id(EventKind.UPDATED),
-                        "kind": EventKind.UPDATED,
-                        "asset": definition.key,
-                        "partition": partition,
-                        "version": version
-                        or self._namers[definition.key].version(partition, inputs, location),
-                        "occurred_at": occurred_at,
-                        "producer": self._producers[definition.key],
-                        "run_id": run.ctx.run_id,
-                        "correlation_id": run.ctx.correlation_id,
-                        "inputs": inputs,
-                        "location": location,
-                        "metadata": metadata,
-                        "error": None,
-                    }
-                )
-        return AssetEvent(
-            event_id=run.identity.event_id(EventKind.FAILED),
-            kind=EventKind.FAILED,
-            asset=definition.key,
-            partition=planned.output_partition,
-            version=self._namers[definition.key].version(planned.output_partition, inputs, None),
-            occurred_at=occurred_at,
-            producer=self._producers[definition.key],
-            run_id=run.ctx.run_id,
-            correlation_id=run.ctx.correlation_id,
-            inputs=inputs,
-            error=ErrorInfo(
-                type=outcome.error_type, message=outcome.message, attempt=outcome.attempts
-            ),
-        )
 
     def acknowledged(self, run: StartRun, now: datetime) -> Effects:
         """The run's output event is on the broker: record the run and decide again."""

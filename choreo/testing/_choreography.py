@@ -29,7 +29,8 @@ from choreo.events.models import (
     MetadataValue,
     ProducerInfo,
 )
-from choreo.runtime.engine import Effects, ServiceEngine, StartRun
+from choreo.runtime.effects import Effects, StartRun
+from choreo.runtime.engine import ServiceEngine
 from choreo.runtime.executor import RunExecutor, RunOutcome
 from choreo.service import Service
 

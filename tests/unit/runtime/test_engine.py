@@ -14,7 +14,8 @@ from choreo import AssetIn, Service
 from choreo.codec import AvroCodec
 from choreo.events import AssetEvent, EventKind, ProducerInfo
 from choreo.runtime import engine as engine_module
-from choreo.runtime.engine import ServiceEngine, StartRun
+from choreo.runtime.effects import StartRun
+from choreo.runtime.engine import ServiceEngine
 from choreo.runtime.executor import Succeeded
 from choreo.runtime.slices import decode_record
 from choreo.runtime.triggers import Decision, decide

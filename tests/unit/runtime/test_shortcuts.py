@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from choreo.errors import InvalidInputError
 from choreo.events.models import AssetEvent, EventKind, InputVersion, ProducerInfo
 from choreo.runtime.assembly import Assembler
-from choreo.runtime.engine import ServiceEngine, StartRun
+from choreo.runtime.effects import StartRun
+from choreo.runtime.engine import ServiceEngine
 from choreo.runtime.identity import (
     RUN_NAMESPACE,
     RunIdentity,
