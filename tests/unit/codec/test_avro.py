@@ -122,18 +122,6 @@ records: st.SearchStrategy[Record] = st.one_of(asset_events(), asset_declaration
 
 
 @pytest.fixture(scope="module")
-def schemas() -> SchemaSet:
-    """The repository's schemas, parsed once for the module."""
-    return SchemaSet.load(REPO_SCHEMAS)
-
-
-@pytest.fixture(scope="module")
-def codec(schemas: SchemaSet) -> AvroCodec:
-    """A codec without a registry."""
-    return AvroCodec(schemas)
-
-
-@pytest.fixture(scope="module")
 def registry_codec(schemas: SchemaSet) -> AvroCodec:
     """A codec whose registry knows the current schemas under REGISTRY_IDS."""
     texts_by_id = {schema_id: schemas.canonical(name) for name, schema_id in REGISTRY_IDS.items()}

@@ -25,18 +25,6 @@ from .test_schemas import REPO_SCHEMAS
 EVENT = "choreo.AssetEvent"
 
 
-@pytest.fixture(scope="module")
-def schemas() -> SchemaSet:
-    """The repository's schemas, parsed once for the module."""
-    return SchemaSet.load(REPO_SCHEMAS)
-
-
-@pytest.fixture(scope="module")
-def codec(schemas: SchemaSet) -> AvroCodec:
-    """A codec without a registry."""
-    return AvroCodec(schemas)
-
-
 def general_path(schemas: SchemaSet, event: AssetEvent) -> bytes:
     """What the codec wrote before the direct writer: ``model_dump`` through fastavro."""
     buffer = io.BytesIO()

@@ -62,12 +62,6 @@ def without_logical_types(schema: Any) -> Any:
     return {key: without_logical_types(value) for key, value in schema.items()}
 
 
-@pytest.fixture(scope="module")
-def schemas() -> SchemaSet:
-    """The repository's schemas."""
-    return SchemaSet.load(REPO_SCHEMAS)
-
-
 @pytest.mark.parametrize("path", ALL_SCHEMA_FILES, ids=lambda path: path.name)
 def test_every_schema_file_parses(schemas: SchemaSet, path: Path) -> None:
     """Every file in schemas/ parses with the Apache avro package and is loaded by SchemaSet."""
