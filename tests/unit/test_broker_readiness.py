@@ -15,15 +15,6 @@ class NotReadyError(Exception):
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@pytest.fixture
 def silent_port() -> Iterator[int]:
     """A port on 127.0.0.1 that accepts connections and never answers."""
     with socket.socket() as server:

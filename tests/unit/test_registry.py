@@ -116,15 +116,6 @@ def registry() -> Iterator[FakeRegistry]:
         server.server_close()
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def schemas() -> SchemaSet:
     """The repository's schemas."""
