@@ -37,6 +37,13 @@ ShardKey = tuple[str, int]
 #: A slice that could not be written is tried again after this long, doubling up to the cap.
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 30.0
+#: While the loop is busy, changed slices wait up to this long to be written, so a slice that
+#: changes again meanwhile costs one record rather than one per change (as Kafka Streams' record
+#: cache does until its commit). Their inputs' offsets wait with them: a crash re-reads at most
+#: this much more input, whose outputs carry the same ids as before.
+WRITE_INTERVAL_SECONDS = 1.0
+#: ... and no more than this many slices wait, whatever the interval.
+MAX_WAITING = 10_000
 
 
 def record_key(asset: str, partition: OutputPartition) -> bytes:
@@ -115,7 +122,9 @@ class ChangelogWriter:
     it once it is durable.
 
     A slice is written with its state at the time of writing, so several changes between two
-    flushes cost one record. One that cannot be written goes back to the dirty set with its
+    writes cost one record. Writes happen when the loop is idle, or under load once the oldest
+    change waited ``interval`` seconds (``0``: at every flush, as exactly-once mode needs, whose
+    transaction must hold the state of the outputs it commits). One that cannot be written goes back to the dirty set with its
     tickets and is tried again after a backoff; its inputs' offsets are not committed meanwhile.
     """
 
@@ -125,19 +134,24 @@ class ChangelogWriter:
         engine: ServiceEngine,
         writer: RecordWriter,
         *,
+        interval: float = WRITE_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.topic = topic
+        self._interval = interval
         self._engine = engine
         self._writer = writer
         self._clock = clock
         self._dirty: dict[SliceKey, list[Ticket]] = {}
         self._held: dict[SliceKey, tuple[float, float]] = {}  # (not before, backoff used)
+        self._waiting_since = 0.0  # when the oldest unwritten change was marked
 
     def mark(self, key: SliceKey, tickets: list[Ticket]) -> None:
         """``key``'s slice changed; ``tickets`` settle once it is written."""
         held = self._dirty.get(key)
         if held is None:
+            if not self._dirty:
+                self._waiting_since = self._clock()
             self._dirty[key] = list(tickets)
         else:
             held.extend(tickets)
@@ -147,11 +161,19 @@ class ChangelogWriter:
         """Slices waiting to be written."""
         return len(self._dirty)
 
-    def flush(self, *, force: bool = False) -> None:
-        """Write every dirty slice; with ``force``, also those waiting out a retry backoff."""
+    def flush(self, *, idle: bool = True, force: bool = False) -> None:
+        """Write every dirty slice if the loop is ``idle`` or the oldest change waited long
+        enough; with ``force``, now, and also those waiting out a retry backoff."""
         if not self._dirty:
             return
         now = self._clock()
+        if (
+            not (idle or force)
+            and now - self._waiting_since < self._interval
+            and len(self._dirty) < MAX_WAITING
+        ):
+            return
+        self._waiting_since = now  # what stays (backing off) waits anew
         for key in list(self._dirty):
             backoff = 0.0
             held = self._held.get(key)

@@ -44,7 +44,7 @@ from choreo.events.topics import asset_topic, changelog_topic, dlq_topic, reques
 from choreo.http_status import StatusServer
 from choreo.kafka import startup
 from choreo.kafka.admin import TopicAdmin
-from choreo.kafka.changelog import ChangelogReader, ChangelogWriter
+from choreo.kafka.changelog import WRITE_INTERVAL_SECONDS, ChangelogReader, ChangelogWriter
 from choreo.kafka.clients import new_producer
 from choreo.kafka.commits import Committer
 from choreo.kafka.config import producer_config
@@ -147,7 +147,12 @@ class ServiceRunner:
             transactions=transactions,
         )
         self._writer = RecordWriter(producer, self._tracker, transactions)
-        self._changelog = ChangelogWriter(self.changelog, self.engine, self._writer)
+        self._changelog = ChangelogWriter(
+            self.changelog,
+            self.engine,
+            self._writer,
+            interval=0.0 if service.exactly_once else WRITE_INTERVAL_SECONDS,
+        )
         self._dead_letters = DeadLetters(self.dlq, service.name, self._writer, self.metrics)
         self._intake = Intake(
             self.engine,
@@ -310,10 +315,10 @@ class ServiceRunner:
             self._service_producer()
             self._telemetry.in_flight(len(self.engine.in_flight))
             self._telemetry.publish()
-            self._changelog.flush()
-            self._dead_letters.flush()
             # Idle: caught up and nothing in flight, so nothing more would join a transaction.
             idle = not read and not self.engine.in_flight
+            self._changelog.flush(idle=idle)
+            self._dead_letters.flush()
             self._commit(consumer, asynchronous=True, idle=idle)
             self._telemetry.measure_lag(consumer)
 

@@ -14,7 +14,9 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from choreo import AssetIn, Service
 from choreo.events import AssetEvent, ProducerInfo
 from choreo.kafka.changelog import (
+    MAX_WAITING,
     RETRY_FIRST_SECONDS,
+    WRITE_INTERVAL_SECONDS,
     ChangelogWriter,
     decode_value,
     record_key,
@@ -167,3 +169,66 @@ def test_values_stay_small_however_big_the_shard() -> None:
     [record] = produced
     assert len(record["value"]) < 600
     assert json.loads(record["value"])["partition"] == "p2999"
+
+
+def test_under_load_changes_wait_for_the_interval_and_coalesce() -> None:
+    """While the loop is busy a changed slice waits up to the interval, so changes meanwhile
+    cost one record; its tickets settle only once that record is acknowledged."""
+    engine = engine_with(["p1", "p2"])
+    produced: list[dict[str, Any]] = []
+    writer, tracker, clock = writer_for(engine, lambda topic, **r: produced.append(r))
+    for offset, partition in enumerate(["p1", "p2", "p1"]):
+        tracker.read(WHERE, offset)
+        writer.mark(("t.out", 0, partition), [tracker.take(WHERE, offset)])
+        clock.now += WRITE_INTERVAL_SECONDS / 4
+        writer.flush(idle=False)
+    assert produced == []
+    assert tracker.committable() == {WHERE: 0}
+    clock.now += WRITE_INTERVAL_SECONDS / 4  # the first change has now waited the interval
+    writer.flush(idle=False)
+    assert sorted(r["key"] for r in produced) == [b"t.out/p1", b"t.out/p2"]
+    for record in produced:
+        record["on_delivery"](None, None)
+    assert tracker.committable() == {WHERE: 3}
+
+
+def test_an_idle_loop_writes_at_once() -> None:
+    """Caught up, nothing more would coalesce: the change is written on the next flush."""
+    engine = engine_with(["p1"])
+    produced: list[dict[str, Any]] = []
+    writer, _tracker, _clock = writer_for(engine, lambda topic, **r: produced.append(r))
+    writer.mark(("t.out", 0, "p1"), [])
+    writer.flush(idle=False)
+    assert produced == []
+    writer.flush(idle=True)
+    assert len(produced) == 1
+
+
+def test_too_many_waiting_slices_are_written_before_the_interval() -> None:
+    """However busy the loop, no more than ``MAX_WAITING`` slices wait in memory."""
+    engine = engine_with(["p1"])
+    produced: list[dict[str, Any]] = []
+    writer, _tracker, _clock = writer_for(engine, lambda topic, **r: produced.append(r))
+    for i in range(MAX_WAITING - 1):
+        writer.mark(("t.out", 0, f"q{i}"), [])
+        writer.flush(idle=False)
+    assert produced == []
+    writer.mark(("t.out", 0, "p1"), [])
+    assert writer.dirty == MAX_WAITING
+    writer.flush(idle=False)
+    assert len(produced) == MAX_WAITING
+    assert writer.dirty == 0
+
+
+def test_with_no_interval_every_flush_writes() -> None:
+    """Exactly-once mode: the transaction about to commit must hold the state it reflects."""
+    engine = engine_with(["p1"])
+    produced: list[dict[str, Any]] = []
+    producer = MagicMock(spec_set=Producer)
+    producer.produce.side_effect = lambda topic, **r: produced.append(r)
+    writer = ChangelogWriter(
+        TOPIC, engine, RecordWriter(lambda: producer, OffsetTracker()), interval=0.0
+    )
+    writer.mark(("t.out", 0, "p1"), [])
+    writer.flush(idle=False)
+    assert len(produced) == 1
