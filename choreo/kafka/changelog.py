@@ -124,8 +124,9 @@ class ChangelogWriter:
     A slice is written with its state at the time of writing, so several changes between two
     writes cost one record. Writes happen when the loop is idle, or under load once the oldest
     change waited ``interval`` seconds (``0``: at every flush, as exactly-once mode needs, whose
-    transaction must hold the state of the outputs it commits). One that cannot be written goes back to the dirty set with its
-    tickets and is tried again after a backoff; its inputs' offsets are not committed meanwhile.
+    transaction must hold the state of the outputs it commits). One that cannot be written goes
+    back to the dirty set with its tickets and is tried again after a backoff; its inputs'
+    offsets are not committed meanwhile.
     """
 
     def __init__(

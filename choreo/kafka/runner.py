@@ -11,11 +11,14 @@ duplicate.
 An input that starts a run is written to the changelog once, after that run: until then its
 offset is held by the run, so a crash reads it again rather than losing its effect. The loop
 reads only as many records as runs may still queue for the workers (``BACKLOG_FACTOR``), so a
-slow asset never fills memory with a backlog.
+slow asset never fills memory with a backlog. Under load, changed slices are written at most once
+a second (``changelog.WRITE_INTERVAL_SECONDS``): a slice that changes again meanwhile costs one
+record.
 
 This module is the loop, the lifecycle and the rebalancing; its collaborators are ``startup``
 (topics, checks, declarations, consumers), ``fetcher`` (reading with backpressure), ``intake``
-(records into the engine), ``outputs`` (runs and their events), ``changelog`` (state),
+(records into the engine), ``dispatch`` (acting on the engine's effects), ``outputs`` (runs and
+their events), ``changelog`` (state),
 ``dead_letters``, ``writer`` (records that settle offsets), ``commits`` and ``transactions``
 (exactly-once mode), and ``telemetry`` (metrics, logs, lag, health).
 """
@@ -25,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -43,26 +45,27 @@ from choreo.errors import ConfigError
 from choreo.events.topics import asset_topic, changelog_topic, dlq_topic, request_topic
 from choreo.http_status import StatusServer
 from choreo.kafka import startup
-from choreo.kafka.admin import TopicAdmin
 from choreo.kafka.changelog import WRITE_INTERVAL_SECONDS, ChangelogReader, ChangelogWriter
 from choreo.kafka.clients import new_producer
 from choreo.kafka.commits import Committer
 from choreo.kafka.config import producer_config
 from choreo.kafka.dead_letters import DeadLetters
-from choreo.kafka.emitter import default_instance
+from choreo.kafka.dispatch import Dispatcher
 from choreo.kafka.fetcher import BUSY_POLL_SECONDS, Fetcher
-from choreo.kafka.intake import Intake, Take, no_tickets
-from choreo.kafka.outputs import Announced, OutputAnnouncer
+from choreo.kafka.intake import Intake
+from choreo.kafka.options import RunnerOptions
+from choreo.kafka.outputs import OutputAnnouncer
 from choreo.kafka.telemetry import Observer, Telemetry, health
 from choreo.kafka.transactions import Transactions
 from choreo.kafka.writer import RecordWriter
 from choreo.metrics import ServiceMetrics
-from choreo.runtime.effects import Effects, StartRun
 from choreo.runtime.engine import ServiceEngine
 from choreo.runtime.executor import RunExecutor
-from choreo.runtime.offsets import OffsetTracker, Ticket
+from choreo.runtime.offsets import OffsetTracker
 from choreo.service import Service
 from choreo.settings import Settings
+
+__all__ = ["BACKLOG_FACTOR", "RunnerOptions", "ServiceRunner"]
 
 _T = TypeVar("_T")
 
@@ -73,22 +76,6 @@ BACKLOG_FACTOR = 4
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass
-class RunnerOptions:
-    """Knobs of the runtime that are not settings of the environment."""
-
-    instance: str = field(default_factory=default_instance)
-    metrics_port: int | None = None
-    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container
-    shutdown_grace_seconds: float = 30.0
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 1_000
-    startup_timeout_seconds: float = 30.0
-    crash_before_commit: int | None = None
-    """Failpoint for crash tests: SIGKILL this process just before its Nth transaction commit,
-    after the transaction's records were produced (exactly-once mode only)."""
 
 
 class ServiceRunner:
@@ -164,6 +151,14 @@ class ServiceRunner:
             group_inputs=self.group_input_topics,
             global_inputs=self.global_input_topics,
         )
+        self._dispatch = Dispatcher(
+            self.engine,
+            outputs=self._outputs,
+            changelog=self._changelog,
+            writer=self._writer,
+            telemetry=self._telemetry,
+            producer=producer,
+        )
         self._committer = Committer(
             self._tracker,
             transactions,
@@ -215,20 +210,19 @@ class ServiceRunner:
     def _prepare(self) -> None:
         timeout = self.options.startup_timeout_seconds
         self._telemetry.start(service=self.service.name, instance=self.options.instance)
-        admin = TopicAdmin(self.settings, timeout=timeout)
         group_topics = set(self.request_topics) | set(self.group_input_topics)
-        startup.ensure_topics(
-            admin,
-            set(self.service.assets)
+        startup.prepare_topics(
+            self.settings,
+            self.service,
+            assets=set(self.service.assets)
             | self.engine.group_topics_assets()
             | self.engine.global_topics_assets(),
             requests=self.request_topics,
+            group_topics=group_topics,
             changelog=self.changelog,
             dlq=self.dlq,
-            partitions=self.settings.topic_partitions,
+            timeout=timeout,
         )
-        startup.check_copartitioned(admin, self.service.name, group_topics)
-        startup.check_ownership(self.settings, self.service, timeout=timeout)
         config = producer_config(self.settings, **{"linger.ms": "1"})
         if self.exactly_once:
             config["transactional.id"] = f"{self.group_id}.{self.options.instance}"
@@ -280,7 +274,7 @@ class ServiceRunner:
                 consumer.pause(consumer.assignment())
             while self.engine.in_flight and time.monotonic() < deadline:
                 consumer.poll(BUSY_POLL_SECONDS)
-                self._service_producer()
+                self._dispatch.serve_producer()
             if self.engine.in_flight:
                 self._telemetry.log.warning("service.handing_back", runs=len(self.engine.in_flight))
             self._make_durable()
@@ -311,8 +305,8 @@ class ServiceRunner:
                 self._take_in(message, from_group=from_group)
                 read += 1
             if wake is not None and wake <= _now():
-                self._apply(self.engine.on_wake(_now()))
-            self._service_producer()
+                self._dispatch.apply(self.engine.on_wake(_now()))
+            self._dispatch.serve_producer()
             self._telemetry.in_flight(len(self.engine.in_flight))
             self._telemetry.publish()
             # Idle: caught up and nothing in flight, so nothing more would join a transaction.
@@ -325,50 +319,7 @@ class ServiceRunner:
     def _take_in(self, message: Message, *, from_group: bool) -> None:
         taken = self._intake.take_in(message, from_group=from_group)
         if taken is not None:
-            self._apply(*taken)
-
-    def _apply(self, effects: Effects, take: Take = no_tickets) -> None:
-        """Act on the engine's effects; ``take`` holds the record behind them per piece of work.
-
-        A changed slice that also starts a run is not written now: the run's acknowledgement
-        writes it, and the run holds the record meanwhile, so each such input costs one write.
-        """
-        running = {run.slice for run in effects.runs} if effects.runs else ()
-        for key in effects.dirty:
-            if key not in running:
-                self._changelog.mark(key, take())
-        self._act(effects, take)
-
-    def _act(self, effects: Effects, take: Take = no_tickets) -> None:
-        """Start the effects' runs and report what is blocked (their slices are marked)."""
-        for run in effects.runs:
-            self._start(run, take())
-        for asset, blocked in effects.blocked:
-            self._telemetry.blocked(asset, blocked)
-
-    # -- runs ----------------------------------------------------------------------------------
-
-    def _start(self, run: StartRun, tickets: list[Ticket]) -> None:
-        self._telemetry.run_started(run)
-        self._outputs.submit(run, tickets)
-
-    def _service_producer(self) -> None:
-        """Serve delivery reports (on this thread only) and finish acknowledged runs."""
-        self._producing().poll(0)
-        for announced in self._outputs.collect():
-            self._finish(announced)
-
-    def _finish(self, done: Announced) -> None:
-        """Record an acknowledged run; writing its slice settles the inputs it held."""
-        self._telemetry.run_finished(done.run, done.outcome, done.event)
-        effects = self.engine.acknowledged(done.run, _now())
-        tickets = done.tickets
-        for key in effects.dirty:  # the run's slice
-            self._changelog.mark(key, tickets)
-            tickets = []
-        if tickets:
-            self._writer.settle(tickets)  # revoked meanwhile: nothing of it is ours to write
-        self._act(effects)
+            self._dispatch.apply(*taken)
 
     # -- durability ----------------------------------------------------------------------------
 
@@ -382,7 +333,7 @@ class ServiceRunner:
         self._changelog.flush(force=True)
         self._dead_letters.flush(force=True)
         self._producing().flush(10)
-        self._service_producer()
+        self._dispatch.serve_producer()
         self._changelog.flush(force=True)
         self._producing().flush(10)
 
@@ -433,14 +384,14 @@ class ServiceRunner:
             shards=len(shards),
             restored=len(restored),
         )
-        self._apply(effects)
+        self._dispatch.apply(effects)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         indices = {tp.partition for tp in partitions if tp.topic in self.request_topics}
         deadline = time.monotonic() + self.options.shutdown_grace_seconds
         while self._outputs.running_in(indices) and time.monotonic() < deadline:
             time.sleep(BUSY_POLL_SECONDS)
-            self._service_producer()
+            self._dispatch.serve_producer()
         self._make_durable()
         self._commit(consumer, asynchronous=False, rewind=False)
         self.engine.revoke(indices)

@@ -25,6 +25,35 @@ from choreo.service import Service
 from choreo.settings import Settings
 
 
+def prepare_topics(
+    settings: Settings,
+    service: Service,
+    *,
+    assets: Iterable[str],
+    requests: Iterable[str],
+    group_topics: Iterable[str],
+    changelog: str,
+    dlq: str,
+    timeout: float,
+) -> None:
+    """``ensure_topics``, then the checks that refuse a service that would misbehave.
+
+    Raises:
+        ConfigError: inputs are not co-partitioned, or an asset is owned by another service.
+    """
+    admin = TopicAdmin(settings, timeout=timeout)
+    ensure_topics(
+        admin,
+        assets,
+        requests=requests,
+        changelog=changelog,
+        dlq=dlq,
+        partitions=settings.topic_partitions,
+    )
+    check_copartitioned(admin, service.name, group_topics)
+    check_ownership(settings, service, timeout=timeout)
+
+
 def ensure_topics(
     admin: TopicAdmin,
     assets: Iterable[str],
