@@ -353,7 +353,7 @@ class ServiceRunner:
         self._telemetry.log.warning("service.rewinding", generation=generation)
         indices = set(self._indices)
         self.engine.revoke(indices)
-        self.engine.in_flight.clear()
+        self.engine.forget_runs()
         self._changelog.clear()
         self._dead_letters.clear()
         assignment = consumer.assignment()

@@ -84,6 +84,9 @@ class ServiceEngine:
                     self._both.add((key, item.key))
         self.shards: dict[ShardKey, AssetState] = {}
         self.in_flight: set[tuple[str, OutputPartition]] = set()
+        # In-flight runs a decision would have started again (inputs changed meanwhile): only
+        # these need deciding once acknowledged when the policy is plain eager.
+        self._rerun: set[tuple[str, OutputPartition]] = set()
         self._wakes: dict[ShardKey, datetime] = {}
         self._global_seen: dict[tuple[str, str | None], Observation] = {}
         self._details: dict[uuid.UUID, EventDetail] = {}
@@ -228,23 +231,37 @@ class ServiceEngine:
     # -- runs ----------------------------------------------------------------------------------
 
     def acknowledged(self, run: StartRun, now: datetime) -> Effects:
-        """The run's output event is on the broker: record the run and decide again."""
+        """The run's output event is on the broker: record the run and decide again.
+
+        Under plain ``eager`` only inputs newer than the run's can start another run, and any
+        that arrived meanwhile were decided on already and put in ``_rerun``; otherwise the
+        decision would find nothing to do, so it is skipped.
+        """
         effects = Effects()
-        self.in_flight.discard(run.key)
+        key = run.key
+        self.in_flight.discard(key)
         state = self.shards.get(run.shard)
         if state is None:
+            self._rerun.discard(key)
             return effects  # revoked meanwhile; the new owner restores from the changelog
         partition = run.planned.output_partition
         self.shards[run.shard] = state.record_run(
             partition, run.planned.input_event_ids, at=run.planned_at
         )
         effects.dirty.add(run.slice)
-        self._decide(run.shard, now, [partition], effects)
+        if key in self._rerun or not self.specs[key[0]].eager:
+            self._rerun.discard(key)
+            self._decide(run.shard, now, [partition], effects)
         return effects
 
     def abandoned(self, run: StartRun) -> None:
         """The run's output could not be announced; its inputs stay unconsumed."""
         self.in_flight.discard(run.key)
+
+    def forget_runs(self) -> None:
+        """Forget every run in flight (after a rewind they are planned again)."""
+        self.in_flight.clear()
+        self._rerun.clear()
 
     # -- changelog -----------------------------------------------------------------------------
 
@@ -287,7 +304,10 @@ class ServiceEngine:
         asset = shard[0]
         decision = decide(self.specs[asset], self.shards[shard], now, only=only)
         for planned in decision.runs:
-            if (asset, planned.output_partition) not in self.in_flight:
+            key = (asset, planned.output_partition)
+            if key in self.in_flight:
+                self._rerun.add(key)
+            else:
                 effects.runs.append(self._start(shard, planned, now))
         if decision.blocked:
             effects.blocked.extend((asset, b) for b in decision.blocked)

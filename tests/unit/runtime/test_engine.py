@@ -102,7 +102,8 @@ def test_an_acknowledged_run_dirties_and_decides_its_partition_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """After a run only its output partition is written and decided again, not the whole shard
-    (which made every event cost time in proportion to the shard)."""
+    (which made every event cost time in proportion to the shard); under plain eager, only if
+    an input of that partition arrived while the run was in flight."""
     engine = started()
     engine.on_event(event("t.dim"), None, T0)
     runs = [engine.on_event(event("t.in", f"p{i}"), INDEX, T0).runs[0] for i in range(50)]
@@ -113,11 +114,26 @@ def test_an_acknowledged_run_dirties_and_decides_its_partition_only(
         return decide(*args, **kwargs)
 
     monkeypatch.setattr(engine_module, "decide", spy)
+    later = T0 + timedelta(seconds=1)
+    assert engine.on_event(event("t.in", "p7", version="v2", at=later), INDEX, later).runs == []
+    calls.clear()
     finish(engine, runs[7])
-    effects = engine.acknowledged(runs[7], T0)
+    effects = engine.acknowledged(runs[7], later)
     assert effects.dirty == {("t.out", INDEX, "p7")}
     assert calls == [["p7"]]
-    assert ("t.out", "p7") not in engine.in_flight
+    [again] = effects.runs  # v2 arrived during the run
+    assert sorted((i.asset, i.version) for i in again.planned.input_versions()) == [
+        ("t.dim", "v1"),
+        ("t.in", "v2"),
+    ]
+    assert ("t.out", "p7") in engine.in_flight
+    calls.clear()
+    finish(engine, runs[8])
+    effects = engine.acknowledged(runs[8], later)
+    assert effects.dirty == {("t.out", INDEX, "p8")}
+    assert calls == []  # nothing arrived during the run: nothing to decide
+    assert effects.runs == []
+    assert ("t.out", "p8") not in engine.in_flight
 
 
 def test_a_big_shard_restores_from_its_slices_without_rerunning() -> None:

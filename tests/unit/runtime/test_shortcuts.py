@@ -478,3 +478,74 @@ def test_event_times_are_what_replacing_the_microseconds_gives(
     assert made == expected
     assert (type(made), made.tzinfo, made.fold) == (type(expected), UTC, expected.fold)
     assert made.isoformat() == expected.isoformat()
+
+
+_engine_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["event", "event", "ack", "ack", "reassign"]),
+        st.sampled_from(INPUTS),
+        st.sampled_from(["p1", "p2"]),
+        st.sampled_from([EventKind.UPDATED, EventKind.UPDATED, EventKind.FAILED]),
+        st.integers(0, 2),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.booleans(), _engine_steps)
+def test_acknowledging_under_eager_starts_what_deciding_again_would(
+    two_inputs: bool, steps: list[Any]
+) -> None:
+    """Skipping the decision after an acknowledgement when nothing waited for the run starts
+    the same runs, with the same inputs, as an engine that always decides again."""
+    svc = Service("shop")
+    inputs = INPUTS if two_inputs else INPUTS[:1]
+
+    @svc.asset(
+        "shop.summary", inputs=[AssetIn(a, partitioned=True) for a in inputs], partitioned=True
+    )
+    def summary(ctx: RunContext, *args: InputData) -> Output:
+        return ctx.output()
+
+    fast, slow = ServiceEngine(svc, instance="i"), ServiceEngine(svc, instance="i")
+    slow.specs = {key: _general(spec) for key, spec in slow.specs.items()}
+    started: dict[str, list[tuple[StartRun, StartRun]]] = {}
+
+    def started_by(fast_runs: list[StartRun], slow_runs: list[StartRun]) -> None:
+        assert [(r.key, r.planned.input_event_ids) for r in fast_runs] == [
+            (r.key, r.planned.input_event_ids) for r in slow_runs
+        ]
+        for a, b in zip(fast_runs, slow_runs, strict=True):
+            started.setdefault(str(a.planned.output_partition), []).append((a, b))
+
+    shard = ("shop.summary", 0)
+    started_by(fast.assign({shard: None}, T0).runs, slow.assign({shard: None}, T0).runs)
+    for number, (step, asset, partition, kind, seconds) in enumerate(steps):
+        now = T0 + timedelta(seconds=number + seconds)
+        if step == "event":
+            if asset not in inputs:
+                continue
+            event = AssetEvent(
+                asset=asset,
+                partition=partition,
+                version=f"v{number}",
+                kind=kind,
+                occurred_at=now,
+                producer=ProducerInfo(service="up", instance="u"),
+                error={"type": "E", "message": "m"} if kind is EventKind.FAILED else None,
+            )
+            started_by(fast.on_event(event, 0, now).runs, slow.on_event(event, 0, now).runs)
+        elif step == "ack":
+            waiting = started.get(partition)
+            if waiting:
+                a, b = waiting.pop(0)
+                started_by(fast.acknowledged(a, now).runs, slow.acknowledged(b, now).runs)
+        else:  # the shard moves away and back, its runs still in flight
+            records = {shard: [fast.stored_slice(("shop.summary", 0, p)) for p in ("p1", "p2")]}
+            fast.revoke([0])
+            slow.revoke([0])
+            kept = {s: [r for r in rs if r is not None] for s, rs in records.items()}
+            started_by(fast.assign(kept, now).runs, slow.assign(kept, now).runs)
+        assert fast.shards == slow.shards
+        assert fast.in_flight == slow.in_flight
