@@ -8,7 +8,9 @@ schema-resolution rules, and validate the result into the pydantic model, so old
 working while the schema evolves.
 
 This is on the hot path of every service: schemas are parsed once (by ``SchemaSet``), and the
-writer/reader pairing for each fingerprint or registry id is worked out once and cached.
+writer/reader pairing for each fingerprint or registry id is worked out once and cached. An
+``AssetEvent`` body of the current schema is written and read directly (``event_writer``,
+``event_reader``), with the same results; anything else goes through fastavro and pydantic.
 Everything that goes wrong with the bytes raises ``CodecError`` saying what was wrong.
 """
 
@@ -25,7 +27,7 @@ from fastavro.schema import fingerprint as _fingerprint_hex
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 from pydantic import ValidationError
 
-from choreo.codec import event_writer
+from choreo.codec import event_reader, event_writer
 from choreo.codec.schemas import FINGERPRINT_ALGORITHM, ParsedSchema, SchemaSet
 from choreo.errors import CodecError, SchemaError
 from choreo.events.models import AssetDeclared, AssetEvent, AssetRequest
@@ -78,6 +80,8 @@ class _Reading(NamedTuple):
     writer: ParsedSchema
     # None when the writer schema *is* the current schema: fastavro then skips resolution.
     reader: ParsedSchema | None
+    # Whether event_reader can read the body: an AssetEvent in the schema it was written for.
+    direct: bool
 
 
 def _to_avro(record: Record) -> dict[str, Any]:
@@ -135,9 +139,12 @@ class AvroCodec:
             )
             for fullname, model in _MODELS.items()
         }
-        # The direct writer knows one schema only: the one it was written for.
+        # The direct writer and reader know one schema only: the one they were written for.
         self._events_direct = (
             self._schemas.fingerprint("choreo.AssetEvent") == event_writer.FINGERPRINT
+        )
+        self._events_read_directly = (
+            self._schemas.fingerprint("choreo.AssetEvent") == event_reader.FINGERPRINT
         )
         self._by_fingerprint: dict[bytes, _Reading] = {}
         self._by_schema_id: dict[int, _Reading] = {}
@@ -320,10 +327,15 @@ class AvroCodec:
             where = f" ({origin})" if origin else ""
             raise CodecError(f"{fullname}{where} is not a choreo record this codec can decode")
         if fingerprint == self._schemas.fingerprint(fullname):
-            return _Reading(fullname, model, self._schemas.current(fullname), None)
-        return _Reading(fullname, model, writer, self._schemas.current(fullname))
+            direct = model is AssetEvent and self._events_read_directly
+            return _Reading(fullname, model, self._schemas.current(fullname), None, direct)
+        return _Reading(fullname, model, writer, self._schemas.current(fullname), False)
 
     def _read(self, data: bytes, reading: _Reading, offset: int) -> Record:
+        if reading.direct:
+            event = event_reader.event_from_body(data, offset)
+            if event is not None:
+                return event
         buffer = io.BytesIO(data)
         buffer.seek(offset)
         try:

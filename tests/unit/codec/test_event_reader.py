@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import struct
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +32,7 @@ from choreo.events.models import (
 from .golden.regenerate import DIRECTORY as GOLDEN_DIRECTORY
 from .golden.regenerate import GOLDEN
 from .test_avro import asset_events, metadata_values
+from .test_schemas import REPO_SCHEMAS
 
 EVENT = "choreo.AssetEvent"
 HEADER = 10
@@ -183,6 +187,14 @@ def test_fingerprint_is_the_shipped_schema(schemas: SchemaSet) -> None:
 def test_hand_written_body_is_what_the_codec_writes(codec: AvroCodec) -> None:
     """The bodies these tests write by hand follow the real layout."""
     assert codec.encode(BASE)[HEADER:] == body()
+
+
+def test_general_codec_does_not_read_directly(
+    general_codec: AvroCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparison codec never takes the shortcut, so it really is the general path."""
+    monkeypatch.setattr(event_reader, "event_from_body", None)
+    assert general_codec.decode_event(general_codec.encode(BASE)) == BASE
 
 
 # --- whatever a valid event holds, both paths read the same -----------------------------------
@@ -551,3 +563,63 @@ def test_changed_bytes_read_the_same_or_nothing(
         else:
             value.insert(position, byte)
     assert_agrees(codec, general_codec, bytes(value))
+
+
+# --- where the codec takes the shortcut --------------------------------------------------------
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The offsets the codec asks the reader to read at, the reader still doing the reading."""
+    offsets: list[int] = []
+    read = event_reader.event_from_body
+
+    def recording(data: bytes, offset: int) -> AssetEvent | None:
+        offsets.append(offset)
+        return read(data, offset)
+
+    monkeypatch.setattr(event_reader, "event_from_body", recording)
+    return offsets
+
+
+def test_both_framings_read_directly(schemas: SchemaSet, reads: list[int]) -> None:
+    """Single-object and registry-framed values of the current schema take the shortcut."""
+    codec = AvroCodec(schemas, registry_lookup={7: schemas.canonical(EVENT)}.__getitem__)
+    assert codec.decode_event(codec.encode(BASE)) == BASE
+    assert codec.decode(codec.encode(BASE, schema_id=7)) == BASE
+    assert reads == [HEADER, 5]
+
+
+def test_declarations_do_not_read_directly(codec: AvroCodec, reads: list[int]) -> None:
+    """Only AssetEvents have a direct reader."""
+    declared = next(record for record in GOLDEN.values() if not isinstance(record, AssetEvent))
+    assert codec.decode(codec.encode(declared)) == declared
+    assert reads == []
+
+
+def test_resolved_writer_schema_does_not_read_directly(
+    schemas: SchemaSet, reads: list[int]
+) -> None:
+    """A registry schema other than the current one is resolved by fastavro, as before."""
+    newer = json.loads(schemas.canonical(EVENT))
+    newer["fields"].append({"name": "priority", "type": "int", "default": 0})
+    codec = AvroCodec(schemas, registry_lookup={9: json.dumps(newer)}.__getitem__)
+    value = b"\x00" + (9).to_bytes(4, "big") + body() + varint(7)
+    assert codec.decode_event(value) == BASE
+    assert reads == []
+
+
+def test_another_schema_turns_the_direct_reader_off(tmp_path: Path, reads: list[int]) -> None:
+    """With a current schema the reader was not made for, decoding goes the general way."""
+    for path in REPO_SCHEMAS.glob("*.avsc"):
+        shutil.copy(path, tmp_path / path.name)
+    definition = json.loads((tmp_path / f"{EVENT}.avsc").read_text(encoding="utf-8"))
+    (metadata,) = (field for field in definition["fields"] if field["name"] == "metadata")
+    metadata["type"]["values"] = ["null", "string", "boolean", "long", "double"]
+    (tmp_path / f"{EVENT}.avsc").write_text(json.dumps(definition), encoding="utf-8")
+    codec = AvroCodec(SchemaSet.load(tmp_path))
+    event = BASE.model_copy(update={"metadata": {"flag": True, "n": 5}})
+    value = codec.encode(event)
+    assert codec.decode_event(value) == event
+    assert reads == []
+    assert event_reader.event_from_body(value, HEADER) != event  # it would misread the branches
