@@ -45,6 +45,8 @@ _NOT_ONE_BYTE_SIZE = 0x81
 #: Union branch indexes, zig-zag encoded: each fits one byte.
 _NULL, _BRANCH_1, _BRANCH_2, _BRANCH_3, _BRANCH_4 = 0, 2, 4, 6, 8
 _TRUE = 1
+#: The block count that ends an array or map: an empty one is this byte alone.
+_EMPTY = 0
 #: A UUID's canonical text: 36 characters (zig-zag length byte 0x48), 32 of them hex digits.
 _UUID_LENGTH = 0x48
 _UUID_FIELD = 1 + 36
@@ -196,6 +198,8 @@ def _block_count(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def _inputs(data: bytes, pos: int) -> tuple[tuple[InputVersion, ...], int]:
+    if data[pos] == _EMPTY:  # most events have no inputs
+        return (), pos + 1
     items: list[InputVersion] = []
     count, pos = _block_count(data, pos)
     while count:
