@@ -51,10 +51,10 @@ from choreo.logs import configure_logging
 INPUT = "t.in"
 OUTPUT = "t.out"
 TARGET_RATIO = 0.7
-DEFAULT_EVENTS = 4_000
+DEFAULT_EVENTS = 20_000
 DEFAULT_KEYS = 1_000
 DEFAULT_ROUNDS = 3
-QUICK_EVENTS = 3_000
+QUICK_EVENTS = 6_000
 #: Records per ``consume()`` call of the baseline (the runner drains up to 500 per poll too).
 BATCH = 500
 #: Short group timings: on the embedded broker a group join waits about one session timeout.
