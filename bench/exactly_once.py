@@ -24,7 +24,14 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from _workload import BOOTSTRAP_ENV, encode_inputs, machine_load, median, settings_for
+from _workload import (
+    BOOTSTRAP_ENV,
+    encode_inputs,
+    machine_load,
+    median,
+    out_of_gc_sight,
+    settings_for,
+)
 from throughput import DEFAULT_KEYS, INPUT, OUTPUT, Result, print_cautions, print_runs, run_choreo
 
 from choreo.apache_kafka import ApacheKafka, ApacheKafkaError
@@ -112,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("warning", stream=sys.stderr)
     load = machine_load()
     inputs = encode_inputs(INPUT, events, keys=args.keys)
+    out_of_gc_sight()
     results: list[Result] = []
     try:
         with reference_broker() as (bootstrap, described):

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from _plain import PlainTransform
-from _workload import encode_inputs, machine_load
+from _workload import encode_inputs, machine_load, out_of_gc_sight
 from throughput import DEFAULT_KEYS, INPUT, OUTPUT, bench_service
 
 from choreo.codec import AvroCodec, headers_for
@@ -130,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load = machine_load()
     inputs = encode_inputs(INPUT, args.events, keys=DEFAULT_KEYS)
+    out_of_gc_sight()
     values = [record[1] for _event, record in inputs]
     # Any fixed spread of keys over the held partitions will do: the engine trusts the index.
     indices = [zlib.crc32((e.partition or "").encode()) % PARTITIONS for e, _r in inputs]

@@ -36,6 +36,7 @@ from _workload import (
     ensure_asset_topics,
     machine_load,
     median,
+    out_of_gc_sight,
     overloaded,
     plain_producer,
     produce_all,
@@ -394,6 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, stream=sys.stderr)
     load = machine_load()
     inputs = encode_inputs(INPUT, events, keys=args.keys)
+    out_of_gc_sight()
     results: list[Result] = []
     failure: str | None = None
     with broker() as (bootstrap, described):
