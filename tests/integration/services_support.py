@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from choreo import AssetEvent, Service
 from choreo.kafka.runner import RunnerOptions, ServiceRunner
 from choreo.kafka.tail import AssetTail
@@ -15,6 +17,8 @@ from choreo.settings import Settings
 #: Short group timings: with the embedded broker a join waits about one session timeout.
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 500
+#: How long a test waits for something the broker or a service should soon do.
+WAIT_SECONDS = 60.0
 
 
 @contextmanager
@@ -87,3 +91,12 @@ def collect(
 def at_least(n: int) -> Callable[[list[AssetEvent]], bool]:
     """A ``collect`` condition: ``n`` events or more."""
     return lambda events: len(events) >= n
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
+    """Return once ``condition()`` holds; fail saying ``what`` did not happen in time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,9 +29,8 @@ from .postgres import (  # noqa: F401 - fixtures, used by name
     postgres_url_fixture,
     store_url_fixture,
 )
-from .services_support import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
+from .services_support import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, WAIT_SECONDS, wait_until
 
-WAIT_SECONDS = 60.0
 OPTIONS = CollectorOptions(
     poll_seconds=0.05,
     metadata_refresh_ms=1000,
@@ -66,15 +65,6 @@ def collecting(settings: Settings, url: str, group_id: str) -> Iterator[Collecto
         # that died is usually why the block's assertion failed.
         if failure:
             raise failure[0]
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
-    """Return once ``condition()`` holds; fail saying ``what`` did not happen in time."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def rows(store: Store, table: Any) -> list[dict[str, Any]]:

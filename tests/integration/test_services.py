@@ -11,9 +11,10 @@ from confluent_kafka import Consumer, Producer
 
 from choreo import Emitter, EventKind, Service
 from choreo.events.topics import asset_topic, dlq_topic
+from choreo.kafka.declarations import read_declarations
 from choreo.settings import Settings
 
-from .services_support import at_least, collect, running
+from .services_support import at_least, collect, running, wait_until
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -241,7 +242,9 @@ def test_second_owner_of_an_asset_refuses_to_start(settings: Settings) -> None:
         return ctx.output()
 
     with running(owner, settings):
-        time.sleep(1)
+        wait_until(
+            lambda: "t.owned" in read_declarations(settings, timeout=5), "svc-owner's declaration"
+        )
         try:
             with running(intruder, settings):
                 pass
