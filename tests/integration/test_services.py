@@ -97,8 +97,11 @@ def test_two_replicas_share_a_partitioned_join(settings: Settings) -> None:
         return ctx.output(left=left.version, right=right.version)
 
     days = [f"2026-11-{d:02d}" for d in range(1, 13)]
-    with running(svc, settings, instance="r1"), running(svc, settings, instance="r2"):
-        time.sleep(8)  # let the second replica's join settle before the data arrives
+    with running(svc, settings, instance="r1") as r1, running(svc, settings, instance="r2") as r2:
+        wait_until(  # the second replica's join settled before the data arrives
+            lambda: bool(r1.assigned_indices) and bool(r2.assigned_indices),
+            "both replicas to hold partitions",
+        )
         with Emitter(settings) as emitter:
             for day in days:
                 emitter.updated("t.left", partition=day, version=f"l-{day}")
