@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from choreo.errors import InvalidInputError
 from choreo.events.keys import validate_asset_key, validate_partition_key
 from choreo.events.models import AssetEvent, ErrorInfo, EventKind, InputVersion, ProducerInfo
+from choreo.events.spelled_uuid import spelled
 
 #: CRC-64-AVRO fingerprint of the ``choreo.AssetEvent`` schema this module reads.
 FINGERPRINT = bytes.fromhex("ee178bdd8aeb66a0")
@@ -51,6 +52,9 @@ _EMPTY = 0
 _UUID_LENGTH = 0x48
 _UUID_FIELD = 1 + 36
 _UUID_DIGITS = 32
+_HYPHEN = ord("-")
+#: What a UUID's canonical text is made of.
+_CANONICAL_CHARACTERS = b"0123456789abcdef-"
 _KINDS = {index << 1: kind for index, kind in enumerate(EventKind.__members__.values())}
 _INT_MAX = 2**31 - 1
 _DOUBLE = struct.Struct("<d")
@@ -62,13 +66,10 @@ _KEYS_KEPT = 4096
 # What uuid.UUID(text) and model_validate leave on their objects, set through the classes' own
 # slots: faster than setattr, and skipping only the work already done here.
 _new = object.__new__
-_set_uuid_int = uuid.UUID.__dict__["int"].__set__
-_set_uuid_safety = uuid.UUID.__dict__["is_safe"].__set__
 _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
 # fastavro gives every field, so model_validate marks them all as set.
 _EVENT_FIELDS = frozenset(AssetEvent.model_fields)
 _PRODUCER_FIELDS = frozenset(ProducerInfo.model_fields)
@@ -155,13 +156,16 @@ def _uuid(data: bytes, pos: int) -> uuid.UUID:
     """
     if data[pos] != _UUID_LENGTH:
         raise _UnreadableError
-    digits = data[pos + 1 : pos + _UUID_FIELD].replace(b"-", b"")
+    raw = data[pos + 1 : pos + _UUID_FIELD]
+    digits = raw.replace(b"-", b"")
     if len(digits) != _UUID_DIGITS:
         raise _UnreadableError
-    value = _new(uuid.UUID)
-    _set_uuid_int(value, int(digits, 16))
-    _set_uuid_safety(value, _UNKNOWN_SAFETY)
-    return value
+    value = int(digits, 16)
+    # Already canonical (lower-case hex digits, hyphens in place): kept, never formatted again.
+    canonical = raw[8] == raw[13] == raw[18] == raw[23] == _HYPHEN and not raw.translate(
+        None, _CANONICAL_CHARACTERS
+    )
+    return spelled(value, raw.decode() if canonical else None)
 
 
 def _optional_uuid(data: bytes, pos: int) -> tuple[uuid.UUID | None, int]:

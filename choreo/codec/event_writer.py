@@ -27,6 +27,7 @@ from choreo.events.models import (
     InputVersion,
     ProducerInfo,
 )
+from choreo.events.spelled_uuid import SpelledUUID
 
 #: CRC-64-AVRO fingerprint of the ``choreo.AssetEvent`` schema this module writes.
 FINGERPRINT = bytes.fromhex("ee178bdd8aeb66a0")
@@ -83,7 +84,8 @@ def _optional_text(value: object) -> bytes:
 
 
 def _uuid(value: object) -> bytes:
-    if type(value) is not uuid.UUID:
+    kind = type(value)
+    if kind is not SpelledUUID and kind is not uuid.UUID:
         raise _UnsupportedError
     return _UUID_LENGTH + str(value).encode()
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from choreo.events.models import EventKind
+from choreo.events.spelled_uuid import spelled
 
 OUTPUT_EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:choreo:output-event")
 RUN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:choreo:run")
@@ -160,7 +161,6 @@ def _seeded(namespace: uuid.UUID) -> hashlib._Hash:
 
 _RUN_SEED = _seeded(RUN_NAMESPACE)
 _OUTPUT_EVENT_SEED = _seeded(OUTPUT_EVENT_NAMESPACE)
-_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
 
 
 def _named(seed: hashlib._Hash, name: str) -> uuid.UUID:
@@ -168,11 +168,7 @@ def _named(seed: hashlib._Hash, name: str) -> uuid.UUID:
     hashed = seed.copy()
     hashed.update(name.encode())
     digest = hashed.digest()
-    value = (int.from_bytes(digest[:16]) & _VERSION_5_CLEAR) | _VERSION_5_SET
-    made = object.__new__(uuid.UUID)
-    object.__setattr__(made, "int", value)
-    object.__setattr__(made, "is_safe", _UNKNOWN_SAFETY)
-    return made
+    return spelled((int.from_bytes(digest[:16]) & _VERSION_5_CLEAR) | _VERSION_5_SET)
 
 
 def _named_text(seed: hashlib._Hash, name: str) -> str:

@@ -64,7 +64,8 @@ def general_codec(schemas: SchemaSet) -> AvroCodec:
 
 
 def shape(value: Any) -> Any:
-    """``value`` with the exact type of everything in it, nested models and containers included.
+    """``value`` with the exact type of everything in it, nested models and containers included
+    (ids but as ``uuid.UUID``, since the reader's remember their text).
 
     Floats compare by their bits, so NaN equals itself and -0.0 differs from 0.0; models also
     compare by the state pydantic keeps beside their fields.
@@ -87,7 +88,8 @@ def shape(value: Any) -> Any:
     if isinstance(value, datetime):
         return (type(value), value, value.tzinfo is UTC)
     if isinstance(value, uuid.UUID):
-        return (type(value), value.int, value.is_safe)
+        # The reader's ids are SpelledUUIDs: counted as the UUID they are, spelling included.
+        return (uuid.UUID, value.int, value.is_safe, str(value))
     return (type(value), value)
 
 
