@@ -15,12 +15,12 @@ slow asset never fills memory with a backlog. Under load, changed slices are wri
 a second (``changelog.WRITE_INTERVAL_SECONDS``): a slice that changes again meanwhile costs one
 record.
 
-This module is the loop, the lifecycle and the rebalancing; its collaborators are ``startup``
-(topics, checks, declarations, consumers), ``fetcher`` (reading with backpressure), ``intake``
-(records into the engine), ``dispatch`` (acting on the engine's effects), ``outputs`` (runs and
-their events), ``changelog`` (state),
-``dead_letters``, ``writer`` (records that settle offsets), ``commits`` and ``transactions``
-(exactly-once mode), and ``telemetry`` (metrics, logs, lag, health).
+This module is the loop and the lifecycle; its collaborators are ``startup`` (topics, checks,
+declarations, consumers), ``fetcher`` (reading with backpressure), ``intake`` (records into the
+engine), ``dispatch`` (acting on the engine's effects), ``outputs`` (runs and their events),
+``assignment`` (partitions taken over and given back, durability before a commit),
+``changelog`` (state), ``dead_letters``, ``writer`` (records that settle offsets), ``commits``
+and ``transactions`` (exactly-once mode), and ``telemetry`` (metrics, logs, lag, health).
 """
 
 from __future__ import annotations
@@ -32,12 +32,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     Consumer,
     KafkaException,
     Message,
     Producer,
-    TopicPartition,
 )
 
 from choreo.codec import AvroCodec
@@ -45,6 +43,7 @@ from choreo.errors import ConfigError
 from choreo.events.topics import asset_topic, changelog_topic, dlq_topic, request_topic
 from choreo.http_status import StatusServer
 from choreo.kafka import startup
+from choreo.kafka.assignment import Assignment
 from choreo.kafka.changelog import WRITE_INTERVAL_SECONDS, ChangelogReader, ChangelogWriter
 from choreo.kafka.clients import new_producer
 from choreo.kafka.commits import Committer
@@ -113,7 +112,6 @@ class ServiceRunner:
         self._stop = threading.Event()
         self._telemetry = Telemetry(self.metrics, on_event)
         self._tracker = OffsetTracker()
-        self._indices: set[int] = set()
         self._started = False
         self._fetcher: Fetcher | None = None
         self._executor = RunExecutor(service.max_concurrency)
@@ -159,11 +157,24 @@ class ServiceRunner:
             telemetry=self._telemetry,
             producer=producer,
         )
-        self._committer = Committer(
-            self._tracker,
-            transactions,
-            crash_before_commit=self.options.crash_before_commit,
-            timeout=self.options.startup_timeout_seconds,
+        self._assignment = Assignment(
+            self.engine,
+            request_topics=set(self.request_topics),
+            restorer=lambda: self._require(self._restorer),
+            dispatch=self._dispatch,
+            outputs=self._outputs,
+            changelog=self._changelog,
+            dead_letters=self._dead_letters,
+            tracker=self._tracker,
+            committer=Committer(
+                self._tracker,
+                transactions,
+                crash_before_commit=self.options.crash_before_commit,
+                timeout=self.options.startup_timeout_seconds,
+            ),
+            telemetry=self._telemetry,
+            producer=producer,
+            options=self.options,
         )
 
     @property
@@ -181,7 +192,7 @@ class ServiceRunner:
     @property
     def assigned_indices(self) -> frozenset[int]:
         """Partition indices this replica holds now."""
-        return frozenset(self._indices)
+        return frozenset(self._assignment.indices)
 
     @property
     def status_port(self) -> int | None:
@@ -249,9 +260,9 @@ class ServiceRunner:
         )
         self._consumer.subscribe(
             sorted(group_topics),
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_revoke,
+            on_assign=self._assignment.on_assign,
+            on_revoke=self._assignment.on_revoke,
+            on_lost=self._assignment.on_revoke,
         )
         if self.options.metrics_port is not None:
             self._status = StatusServer(
@@ -277,8 +288,8 @@ class ServiceRunner:
                 self._dispatch.serve_producer()
             if self.engine.in_flight:
                 self._telemetry.log.warning("service.handing_back", runs=len(self.engine.in_flight))
-            self._make_durable()
-            self._commit(consumer, asynchronous=False)
+            self._assignment.make_durable()
+            self._assignment.commit(consumer, asynchronous=False)
         self._executor.shutdown(wait=False)
         if consumer is not None:
             consumer.close()  # leaves the group: partitions move to other replicas at once
@@ -313,92 +324,13 @@ class ServiceRunner:
             idle = not read and not self.engine.in_flight
             self._changelog.flush(idle=idle)
             self._dead_letters.flush()
-            self._commit(consumer, asynchronous=True, idle=idle)
+            self._assignment.commit(consumer, asynchronous=True, idle=idle)
             self._telemetry.measure_lag(consumer)
 
     def _take_in(self, message: Message, *, from_group: bool) -> None:
         taken = self._intake.take_in(message, from_group=from_group)
         if taken is not None:
             self._dispatch.apply(*taken)
-
-    # -- durability ----------------------------------------------------------------------------
-
-    def _make_durable(self) -> None:
-        """Write what is waiting and wait for the broker (before a commit that must count).
-
-        Runs whose outputs the broker acknowledges during that wait (it was unreachable for
-        longer than the grace given to in-flight runs) are recorded and their slices written
-        too: left for the loop, they would find their shards revoked and run again.
-        """
-        self._changelog.flush(force=True)
-        self._dead_letters.flush(force=True)
-        self._producing().flush(10)
-        self._dispatch.serve_producer()
-        self._changelog.flush(force=True)
-        self._producing().flush(10)
-
-    def _commit(
-        self, consumer: Consumer, *, asynchronous: bool, rewind: bool = True, idle: bool = True
-    ) -> None:
-        if not self._committer.commit(consumer, asynchronous=asynchronous, idle=idle) and rewind:
-            self._rewind(consumer)
-
-    def _rewind(self, consumer: Consumer) -> None:
-        """Forget everything not committed and resume from the committed offsets and state.
-
-        After an aborted transaction none of its outputs, state or offsets happened; runs in
-        flight belong to the old generation and are dropped when they finish.
-        """
-        generation = self._outputs.rewind()
-        self._telemetry.log.warning("service.rewinding", generation=generation)
-        indices = set(self._indices)
-        self.engine.revoke(indices)
-        self.engine.forget_runs()
-        self._changelog.clear()
-        self._dead_letters.clear()
-        assignment = consumer.assignment()
-        self._tracker.forget([(tp.topic, tp.partition) for tp in assignment])
-        timeout = self.options.startup_timeout_seconds
-        for tp in consumer.committed(assignment, timeout=timeout):
-            offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
-            consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
-        self._telemetry.in_flight(0)
-        self._take_over(indices)
-
-    # -- rebalancing ---------------------------------------------------------------------------
-
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        indices = {tp.partition for tp in partitions if tp.topic in self.request_topics}
-        new = indices - self._indices
-        self._indices |= indices
-        self._take_over(new)
-
-    def _take_over(self, indices: set[int]) -> None:
-        """Restore the shards of ``indices`` from the changelog and decide what to run."""
-        shards = self.engine.shard_keys_for(indices)
-        restored = self._require(self._restorer).restore(indices, {s[0] for s in shards})
-        effects = self.engine.assign({s: restored.get(s) for s in shards}, _now())
-        self._telemetry.log.info(
-            "partitions.assigned",
-            indices=sorted(indices),
-            shards=len(shards),
-            restored=len(restored),
-        )
-        self._dispatch.apply(effects)
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        indices = {tp.partition for tp in partitions if tp.topic in self.request_topics}
-        deadline = time.monotonic() + self.options.shutdown_grace_seconds
-        while self._outputs.running_in(indices) and time.monotonic() < deadline:
-            time.sleep(BUSY_POLL_SECONDS)
-            self._dispatch.serve_producer()
-        self._make_durable()
-        self._commit(consumer, asynchronous=False, rewind=False)
-        self.engine.revoke(indices)
-        self._changelog.forget(indices)
-        self._indices -= indices
-        self._tracker.forget([(tp.topic, tp.partition) for tp in partitions])
-        self._telemetry.log.info("partitions.revoked", indices=sorted(indices))
 
     def _health(self) -> tuple[bool, dict[str, Any]]:
         return health(
@@ -409,7 +341,7 @@ class ServiceRunner:
                 time.monotonic() - self._fetcher.last_poll if self._fetcher is not None else 0.0
             ),
             session_timeout_ms=self.options.session_timeout_ms,
-            indices=self._indices,
+            indices=self._assignment.indices,
             runs_in_flight=len(self.engine.in_flight),
         )
 
