@@ -282,8 +282,9 @@ def read_back(settings: Settings, topic: str, expected: int) -> int:
     return len(seen)
 
 
-def print_runs(results: Sequence[Result], column: str) -> None:
-    """One line per run (two runs a round), under a header naming the ``column`` of sides."""
+def print_runs(results: Sequence[Result], column: str, *, per_round: int = 2) -> None:
+    """One line per run (``per_round`` runs a round), under a header naming the ``column`` of
+    sides."""
     width = max(len(column), *(len(r.side) for r in results))
     header = (
         f"{'round':>5}  {column:<{width}} {'inputs':>7} {'outputs':>7} {'seconds':>8} "
@@ -293,7 +294,7 @@ def print_runs(results: Sequence[Result], column: str) -> None:
     print("-" * len(header))
     for index, result in enumerate(results):
         print(
-            f"{index // 2 + 1:>5}  {result.side:<{width}} {result.inputs:>7,} "
+            f"{index // per_round + 1:>5}  {result.side:<{width}} {result.inputs:>7,} "
             f"{result.outputs:>7,} {result.seconds:>8.3f} {result.rate:>10,.0f} "
             f"{result.cpu_per_event:>12,.0f} {result.read_back:>9,}"
         )
