@@ -1,22 +1,21 @@
 """The plain loop with the mechanisms a choreo service must have, and none of choreo's code.
 
 DESIGN.md and the services issue ask each service for more than consume → transform → produce:
-the function runs off the poll thread, on a bounded set of workers; the trigger state is written
-to a changelog topic; and an input's offset is committed only once its output event is
-acknowledged (and, here as in choreo, once the state it changed is written). This loop does
-exactly that around the plain transform (``_plain.py``), with the least Python each step allows:
+the function runs off the poll thread, on a bounded set of workers, and an input's offset is
+committed only once its output event is acknowledged. This loop does that around the plain
+transform (``_plain.py``) with the least Python each step allows:
 
 - the poll thread consumes and decodes (as choreo's does, since deciding needs the event);
 - a worker builds and encodes the output and produces it (as choreo's workers announce their
   own outputs); at most ``max_concurrency * BACKLOG_FACTOR`` runs wait for or occupy a worker;
-- the output's delivery report, served on the poll thread, produces one changelog record;
-- that record's delivery report stores the input's offset, which librdkafka commits every
-  ``COMMIT_INTERVAL_MS`` (choreo commits at most every 100 ms under load too).
+- the output's delivery report, served on the poll thread, stores the input's offset, which
+  librdkafka commits every ``COMMIT_INTERVAL_MS`` (choreo commits at most every 100 ms under
+  load too).
 
-It is a generous bound on any implementation of those rules: no trigger state is kept or decided
-on, the changelog value is a fixed few bytes, there are no CloudEvents headers, no per-key limit
-of one run in flight, and offsets are stored as they settle rather than only up to the first
-unsettled one. Its rate beside the plain loop's says how much of the target the rules leave.
+It is a generous bound on any implementation of those rules: no trigger state is kept, decided
+on or written to a changelog, there are no CloudEvents headers, no per-key limit of one run in
+flight, and offsets are stored as outputs are acknowledged rather than only up to the first
+unacknowledged one. Its rate beside the plain loop's says how much of the target the rules leave.
 """
 
 from __future__ import annotations
@@ -41,9 +40,6 @@ BATCH = 500
 #: Workers, as ``Service``'s default ``max_concurrency``.
 WORKERS = Service("floor").max_concurrency
 COMMIT_INTERVAL_MS = 100
-#: The state topic stands in for a service's changelog; its records are this small.
-STATE_ASSET = "t.floor_state"
-STATE_VALUE = b"\x00" * 40
 #: Waits of the poll thread, as the runner's fetcher: while runs are in flight, and when idle.
 BUSY_POLL_SECONDS = 0.005
 IDLE_POLL_SECONDS = 0.1
@@ -58,7 +54,6 @@ class FloorLoop:
         self.total = total
         self._inline = inline
         self._out_topic = out_topic
-        (self._state_topic,) = ensure_asset_topics(settings, [STATE_ASSET])
         self._transform = PlainTransform("t.out", "bench-floor")
         self._consumer = Consumer(
             consumer_config(
@@ -88,7 +83,6 @@ class FloorLoop:
         ]
         self.consumed = 0
         self.acknowledged = 0
-        self.settled = 0
         self.finished: tuple[float, float] | None = None
         self.errors: list[str] = []
 
@@ -104,8 +98,6 @@ class FloorLoop:
                 if room and self._take_in(room) and started is None:
                     started = (time.perf_counter(), time.process_time())
                 self._producer.poll(0)
-            while self.settled < self.acknowledged and time.monotonic() < deadline:
-                self._producer.poll(0.01)
         finally:
             for worker in self._workers:
                 if worker.is_alive():
@@ -173,30 +165,20 @@ class FloorLoop:
                 return
 
     def _on_output(self, message: Message) -> Callable[[KafkaError | None, Message], None]:
-        def delivered(err: KafkaError | None, msg: Message) -> None:
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
             if err is not None:
                 self.errors.append(err.str())
                 return
             self.acknowledged += 1
             if self.acknowledged == self.total:
                 self.finished = (time.perf_counter(), time.process_time())
-            self._produce(self._state_topic, msg.key() or b"", STATE_VALUE, self._on_state(message))
+            self._consumer.store_offsets(offsets=[_next(message)])
 
         return delivered
 
-    def _on_state(self, message: Message) -> Callable[[KafkaError | None, Message], None]:
-        def written(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                self.errors.append(err.str())
-                return
-            self.settled += 1
-            self._consumer.store_offsets(offsets=[_next(message)])
-
-        return written
-
 
 def _next(message: Message) -> TopicPartition:
-    """The position after ``message``: what its settling stores for the next commit."""
+    """The position after ``message``: what its acknowledged output stores for the next commit."""
     return TopicPartition(
         message.topic() or "", message.partition() or 0, (message.offset() or 0) + 1
     )

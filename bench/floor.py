@@ -3,9 +3,9 @@
 Four sides over the same workload as ``throughput.py``, alternating over the rounds:
 
 - ``plain``: the plain loop, as in ``throughput.py``;
-- ``floor``: the plain loop plus the mechanisms DESIGN.md requires of every service (the
-  function off the poll thread on bounded workers, a changelog record per changed state,
-  offsets committed only once the output and the state are acknowledged; see ``_floor.py``);
+- ``floor``: the plain loop plus two mechanisms DESIGN.md requires of every service (the
+  function off the poll thread on bounded workers, and offsets committed only once the output
+  is acknowledged; see ``_floor.py``), and no trigger state at all;
 - ``floor-inline``: the same, with the output built on the poll thread: the floor without the
   rule that work runs off it;
 - ``choreo``: one choreo service.
