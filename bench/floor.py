@@ -3,16 +3,17 @@
 Four sides over the same workload as ``throughput.py``, alternating over the rounds:
 
 - ``plain``: the plain loop, as in ``throughput.py``;
-- ``floor``: the plain loop plus two mechanisms DESIGN.md requires of every service (the
-  function off the poll thread on bounded workers, and offsets committed only once the output
-  is acknowledged; see ``_floor.py``), and no trigger state at all;
-- ``floor-inline``: the same, with the output built on the poll thread: the floor without the
-  rule that work runs off it;
+- ``floor-workers``: the plain loop plus the two per-event mechanisms DESIGN.md requires of
+  every service (the function off the poll thread, offsets committed only once the output is
+  acknowledged), split between threads as the runner splits its work: each input decoded on the
+  poll thread and handed to a worker;
+- ``floor-engine``: the same rules with a thin poll thread that hands on whole batches, and one
+  engine thread doing all the per-event work;
 - ``choreo``: one choreo service.
 
-The floor's rate over the plain loop's is about the most any implementation of those rules can
-reach in one CPython process; choreo's over the floor's is what its own work (deciding, lineage,
-identity, headers, telemetry) costs on top.
+No trigger state, headers or lineage in either floor (see ``_floor.py``): their rates over the
+plain loop's are about the most a service built their way can reach in one CPython process, and
+choreo's over ``floor-workers`` is what its own work costs on top.
 
 Run: ``PYTHONPATH=. python bench/floor.py [--events N] [--keys K] [--rounds R]``.
 """
@@ -44,16 +45,16 @@ from throughput import (
 from choreo import Settings
 from choreo.logs import configure_logging
 
-SIDES = ("plain", "floor", "floor-inline", "choreo")
+SIDES = ("plain", "floor-workers", "floor-engine", "choreo")
 
 
-def floor_result(settings: Settings, inputs: Sequence[Input], *, inline: bool) -> Result:
-    """The floor loop's run as a ``Result``, its outputs counted back from the topic."""
+def floor_result(settings: Settings, inputs: Sequence[Input], *, engine: bool) -> Result:
+    """One floor loop's run as a ``Result``, its outputs counted back from the topic."""
     seconds, cpu_seconds, outputs, out_topic = run_floor(
-        settings, inputs, RUN_TIMEOUT_SECONDS, inline=inline
+        settings, inputs, RUN_TIMEOUT_SECONDS, engine=engine
     )
     return Result(
-        "floor-inline" if inline else "floor",
+        "floor-engine" if engine else "floor-workers",
         len(inputs),
         outputs,
         seconds,
@@ -77,7 +78,7 @@ def report(results: list[Result], described: str, load: str, events: int, keys: 
     print()
     for side in SIDES:
         print(
-            f"{side:<12} {rate[side]:>8,.0f} events/s = {rate[side] / rate['plain']:.2f}x plain; "
+            f"{side:<13} {rate[side]:>8,.0f} events/s = {rate[side] / rate['plain']:.2f}x plain; "
             f"CPU {cpu[side]:>5,.0f} us/event = {cpu[side] / cpu['plain']:.2f}x plain"
         )
     coalesced = [r for r in results if r.outputs != r.inputs]
@@ -87,11 +88,11 @@ def report(results: list[Result], described: str, load: str, events: int, keys: 
             f"({', '.join(f'{r.outputs:,}' for r in coalesced)} outputs for {events:,} inputs)"
         )
     print_cautions(results)
+    workers, engine = rate["floor-workers"], rate["floor-engine"]
     print(
-        f"the service rules alone (floor) reach {rate['floor'] / rate['plain']:.2f}x the plain "
-        f"loop's events/s, {rate['floor-inline'] / rate['plain']:.2f}x with the work on the poll "
-        f"thread (target {TARGET_RATIO}x); choreo reaches {rate['choreo'] / rate['floor']:.2f}x "
-        "the floor"
+        f"the service rules alone reach {workers / rate['plain']:.2f}x the plain loop's events/s "
+        f"split as the runner splits them, {engine / rate['plain']:.2f}x with one engine thread "
+        f"(target {TARGET_RATIO}x); choreo reaches {rate['choreo'] / workers:.2f}x floor-workers"
     )
 
 
@@ -114,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with broker() as (bootstrap, described):
         for _ in range(args.rounds):
             results.append(run_plain(settings_for(bootstrap, "plain"), inputs))
-            results.append(floor_result(settings_for(bootstrap, "floor"), inputs, inline=False))
-            results.append(floor_result(settings_for(bootstrap, "inline"), inputs, inline=True))
+            results.append(floor_result(settings_for(bootstrap, "workers"), inputs, engine=False))
+            results.append(floor_result(settings_for(bootstrap, "engine"), inputs, engine=True))
             results.append(run_choreo(settings_for(bootstrap, "choreo"), inputs))
     report(results, described, load, args.events, args.keys)
     return 0
