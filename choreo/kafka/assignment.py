@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Producer, TopicPartition
 
 from choreo.kafka.changelog import ChangelogReader, ChangelogWriter
 from choreo.kafka.commits import Committer
 from choreo.kafka.dead_letters import DeadLetters
 from choreo.kafka.dispatch import Dispatcher
-from choreo.kafka.fetcher import BUSY_POLL_SECONDS
 from choreo.kafka.options import RunnerOptions
 from choreo.kafka.outputs import OutputAnnouncer
+from choreo.kafka.poller import BUSY_WAIT_SECONDS, LoopConsumer
 from choreo.kafka.telemetry import Telemetry
 from choreo.runtime.engine import ServiceEngine
 from choreo.runtime.offsets import OffsetTracker
@@ -47,6 +48,7 @@ class Assignment:
         telemetry: Telemetry,
         producer: Callable[[], Producer],
         options: RunnerOptions,
+        hold_reading: Callable[[], AbstractContextManager[None]],
     ) -> None:
         self._engine = engine
         self._request_topics = request_topics
@@ -60,24 +62,25 @@ class Assignment:
         self._telemetry = telemetry
         self._producer = producer
         self._options = options
+        self._hold_reading = hold_reading
         self.indices: set[int] = set()
         """The request-topic partition indices held now."""
 
     # -- rebalance callbacks -------------------------------------------------------------------
 
-    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_assign(self, consumer: LoopConsumer, partitions: list[TopicPartition]) -> None:
         """Take over the shards of the partitions just assigned."""
         indices = {tp.partition for tp in partitions if tp.topic in self._request_topics}
         new = indices - self.indices
         self.indices |= indices
         self._take_over(new)
 
-    def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_revoke(self, consumer: LoopConsumer, partitions: list[TopicPartition]) -> None:
         """Settle and give back the partitions revoked or lost."""
         indices = {tp.partition for tp in partitions if tp.topic in self._request_topics}
         deadline = time.monotonic() + self._options.shutdown_grace_seconds
         while self._outputs.running_in(indices) and time.monotonic() < deadline:
-            time.sleep(BUSY_POLL_SECONDS)
+            time.sleep(BUSY_WAIT_SECONDS)
             self._dispatch.serve_producer()
         self.make_durable()
         self.commit(consumer, asynchronous=False, rewind=False)
@@ -104,7 +107,7 @@ class Assignment:
         self._producer().flush(10)
 
     def commit(
-        self, consumer: Consumer, *, asynchronous: bool, rewind: bool = True, idle: bool = True
+        self, consumer: LoopConsumer, *, asynchronous: bool, rewind: bool = True, idle: bool = True
     ) -> None:
         """Commit the settled offsets; after an aborted transaction, start over (``rewind``)."""
         if not self._committer.commit(consumer, asynchronous=asynchronous, idle=idle) and rewind:
@@ -125,7 +128,7 @@ class Assignment:
         )
         self._dispatch.apply(effects)
 
-    def _rewind(self, consumer: Consumer) -> None:
+    def _rewind(self, consumer: LoopConsumer) -> None:
         """Forget everything not committed and resume from the committed offsets and state.
 
         After an aborted transaction none of its outputs, state or offsets happened; runs in
@@ -138,11 +141,12 @@ class Assignment:
         self._engine.forget_runs()
         self._changelog.clear()
         self._dead_letters.clear()
-        assigned = consumer.assignment()
-        self._tracker.forget([(tp.topic, tp.partition) for tp in assigned])
-        timeout = self._options.startup_timeout_seconds
-        for tp in consumer.committed(assigned, timeout=timeout):
-            offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
-            consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+        with self._hold_reading():  # records read past the committed offsets are read again
+            assigned = consumer.assignment()
+            self._tracker.forget([(tp.topic, tp.partition) for tp in assigned])
+            timeout = self._options.startup_timeout_seconds
+            for tp in consumer.committed(assigned, timeout=timeout):
+                offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+                consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
         self._telemetry.in_flight(0)
         self._take_over(indices)

@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 
 import structlog
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
+from choreo.kafka.poller import LoopConsumer
 from choreo.kafka.transactions import CommitOutcome, Transactions
 from choreo.runtime.offsets import OffsetTracker
 
@@ -54,7 +55,7 @@ class Committer:
         self._last = 0.0
         self._last_transaction = clock()
 
-    def commit(self, consumer: Consumer, *, asynchronous: bool, idle: bool = True) -> bool:
+    def commit(self, consumer: LoopConsumer, *, asynchronous: bool, idle: bool = True) -> bool:
         """Commit what is settled; ``False`` when a transaction was aborted (rewind to the
         committed offsets and state: none of it happened).
 
@@ -87,7 +88,7 @@ class Committer:
         self._tracker.committed(positions)
         return True
 
-    def _commit_transaction(self, consumer: Consumer, txn: Transactions) -> bool:
+    def _commit_transaction(self, consumer: LoopConsumer, txn: Transactions) -> bool:
         positions = self._tracker.committable()
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
         if txn.is_open and self._crash_countdown is not None:

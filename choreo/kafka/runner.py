@@ -28,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import deque
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -50,10 +52,10 @@ from choreo.kafka.commits import Committer
 from choreo.kafka.config import producer_config
 from choreo.kafka.dead_letters import DeadLetters
 from choreo.kafka.dispatch import Dispatcher
-from choreo.kafka.fetcher import BUSY_POLL_SECONDS, Fetcher
 from choreo.kafka.intake import Intake
 from choreo.kafka.options import RunnerOptions
 from choreo.kafka.outputs import OutputAnnouncer
+from choreo.kafka.poller import BATCH, BUSY_WAIT_SECONDS, IDLE_WAIT_SECONDS, Poller
 from choreo.kafka.telemetry import Observer, Telemetry, health
 from choreo.kafka.transactions import Transactions
 from choreo.kafka.writer import RecordWriter
@@ -113,8 +115,10 @@ class ServiceRunner:
         self._telemetry = Telemetry(self.metrics, on_event)
         self._tracker = OffsetTracker()
         self._started = False
-        self._fetcher: Fetcher | None = None
-        self._executor = RunExecutor(service.max_concurrency)
+        self._poller: Poller | None = None
+        self._pending: deque[tuple[Message, bool]] = deque()
+        """Records taken from the poller and not yet into the engine, with ``from_group``."""
+        self._executor = RunExecutor(service.max_concurrency, inline=True)
         self._plain_producer: Producer | None = None
         self._txn: Transactions | None = None
         self._consumer: Consumer | None = None
@@ -175,6 +179,7 @@ class ServiceRunner:
             telemetry=self._telemetry,
             producer=producer,
             options=self.options,
+            hold_reading=self._reading_held,
         )
 
     @property
@@ -258,11 +263,18 @@ class ServiceRunner:
             session_timeout_ms=self.options.session_timeout_ms,
             heartbeat_interval_ms=self.options.heartbeat_interval_ms,
         )
+        poller = self._poller = Poller(
+            self._consumer,
+            self._global,
+            room=self._room,
+            rebalanced=self._drop_unowned,
+            telemetry=self._telemetry,
+        )
         self._consumer.subscribe(
             sorted(group_topics),
-            on_assign=self._assignment.on_assign,
-            on_revoke=self._assignment.on_revoke,
-            on_lost=self._assignment.on_revoke,
+            on_assign=poller.rebalance(self._assignment.on_assign),
+            on_revoke=poller.rebalance(self._assignment.on_revoke),
+            on_lost=poller.rebalance(self._assignment.on_revoke),
         )
         if self.options.metrics_port is not None:
             self._status = StatusServer(
@@ -284,12 +296,12 @@ class ServiceRunner:
             with contextlib.suppress(KafkaException):
                 consumer.pause(consumer.assignment())
             while self.engine.in_flight and time.monotonic() < deadline:
-                consumer.poll(BUSY_POLL_SECONDS)
+                consumer.poll(BUSY_WAIT_SECONDS)
                 self._dispatch.serve_producer()
             if self.engine.in_flight:
                 self._telemetry.log.warning("service.handing_back", runs=len(self.engine.in_flight))
             self._assignment.make_durable()
-            self._assignment.commit(consumer, asynchronous=False)
+            self._assignment.commit(self._require(self._poller).consumer, asynchronous=False)
         self._executor.shutdown(wait=False)
         if consumer is not None:
             consumer.close()  # leaves the group: partitions move to other replicas at once
@@ -305,32 +317,84 @@ class ServiceRunner:
     # -- the loop ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        consumer = self._require(self._consumer)
-        fetcher = self._fetcher = Fetcher(
-            consumer, self._global, self._executor, limit=self._limit, telemetry=self._telemetry
-        )
-        while not self._stop.is_set():
-            wake = self.engine.next_wake()
-            read = 0
-            for message, from_group in fetcher.records(busy=bool(self.engine.in_flight), wake=wake):
-                self._take_in(message, from_group=from_group)
-                read += 1
-            if wake is not None and wake <= _now():
-                self._dispatch.apply(self.engine.on_wake(_now()))
-            self._dispatch.serve_producer()
-            self._telemetry.in_flight(len(self.engine.in_flight))
-            self._telemetry.publish()
-            # Idle: caught up and nothing in flight, so nothing more would join a transaction.
-            idle = not read and not self.engine.in_flight
-            self._changelog.flush(idle=idle)
-            self._dead_letters.flush()
-            self._assignment.commit(consumer, asynchronous=True, idle=idle)
-            self._telemetry.measure_lag(consumer)
+        poller = self._require(self._poller)
+        consumer = poller.consumer
+        poller.start()
+        try:
+            while not self._stop.is_set():
+                wake = self.engine.next_wake()
+                read = self._take_in(poller, wake)
+                if wake is not None and wake <= _now():
+                    self._dispatch.apply(self.engine.on_wake(_now()))
+                self._dispatch.serve_producer()
+                self._telemetry.in_flight(len(self.engine.in_flight))
+                self._telemetry.publish()
+                # Idle: caught up and nothing in flight, so nothing more would join a transaction.
+                idle = not read and not self.engine.in_flight
+                self._changelog.flush(idle=idle)
+                self._dead_letters.flush()
+                self._assignment.commit(consumer, asynchronous=True, idle=idle)
+        finally:
+            poller.stop()
 
-    def _take_in(self, message: Message, *, from_group: bool) -> None:
-        taken = self._intake.take_in(message, from_group=from_group)
-        if taken is not None:
-            self._dispatch.apply(*taken)
+    def _take_in(self, poller: Poller, wake: datetime | None) -> int:
+        """Hand the records read so far to the engine, as many as the workers have room for,
+        waiting a moment for some if there are none; how many were handed over."""
+        pending = self._pending
+        if pending and self._executor.busy >= self._limit:
+            self._executor.wait_below(self._limit, BUSY_WAIT_SECONDS)
+        timeout = 0.0 if pending else self._wait(wake)
+        for batch in poller.take(timeout):
+            from_group = batch.from_group
+            pending.extend((message, from_group) for message in batch.messages)
+        read = 0
+        intake, dispatch, executor = self._intake, self._dispatch, self._executor
+        while pending and executor.busy < self._limit:
+            message, from_group = pending.popleft()
+            taken = intake.take_in(message, from_group=from_group)
+            if taken is not None:
+                dispatch.apply(*taken)
+            read += 1
+        return read
+
+    def _wait(self, wake: datetime | None) -> float:
+        """How long to wait for records: briefly while runs are in flight, never past ``wake``."""
+        timeout = BUSY_WAIT_SECONDS if self.engine.in_flight else IDLE_WAIT_SECONDS
+        if wake is not None:
+            timeout = max(0.0, min(timeout, (wake - _now()).total_seconds()))
+        return timeout
+
+    def _room(self) -> int:
+        """Records the poll thread may read now (called there): none while the workers are
+        full, else what keeps a batch's worth waiting at most."""
+        if self._executor.busy >= self._limit:
+            return 0
+        return BATCH - len(self._pending)
+
+    def _drop_unowned(self) -> None:
+        """After a rebalance: forget waiting records of partitions no longer held (the next
+        owner reads them from the committed offsets)."""
+        held = self._assignment.indices
+        pending = self._pending  # changed in place: the loop may be extending it
+        if any(from_group and m.partition() not in held for m, from_group in pending):
+            kept = [(m, g) for m, g in pending if not g or m.partition() in held]
+            pending.clear()
+            pending.extend(kept)
+
+    @contextlib.contextmanager
+    def _reading_held(self) -> Iterator[None]:
+        """Reading stopped, and every group record read but not taken dropped: for a seek back
+        to the committed offsets, which reads them again."""
+        poller = self._require(self._poller)
+        pending = self._pending
+        with poller.held() as batches:
+            kept = [(m, g) for m, g in pending if not g]
+            for batch in batches:
+                if not batch.from_group:
+                    kept += [(m, False) for m in batch.messages]
+            pending.clear()
+            pending.extend(kept)
+            yield
 
     def _health(self) -> tuple[bool, dict[str, Any]]:
         return health(
@@ -338,7 +402,7 @@ class ServiceRunner:
             instance=self.options.instance,
             started=self._started,
             seconds_since_poll=(
-                time.monotonic() - self._fetcher.last_poll if self._fetcher is not None else 0.0
+                time.monotonic() - self._poller.last_poll if self._poller is not None else 0.0
             ),
             session_timeout_ms=self.options.session_timeout_ms,
             indices=self._assignment.indices,

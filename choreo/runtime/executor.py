@@ -1,10 +1,16 @@
-"""Running asset functions off the consumer's poll thread, with retries and bounded concurrency.
+"""Running asset functions, with retries and bounded concurrency, off the consumer's poll thread.
 
-The poll thread must keep polling (or the group evicts the consumer), so a run is handed to a
-worker here and its outcome comes back later through ``on_done``. Sync functions run on
-``max_concurrency`` worker threads; async functions on one event loop in its own thread. Retries
-with exponential backoff happen inside the worker, so a 10-minute transformation, or a slow
-retry, never blocks the poll loop.
+A run's outcome comes back through ``on_done``. Sync functions run on ``max_concurrency`` worker
+threads; async functions on one event loop in its own thread. Retries with exponential backoff
+happen on the worker, so a 10-minute transformation, or a slow retry, holds up only its worker.
+
+With ``inline``, a sync function whose recent runs were all short (under
+``INLINE_BELOW_SECONDS``) runs on the calling thread instead, the runner's loop, which is not the
+poll thread: handing a short run to a worker costs more than the run, since both threads then
+run Python for every event. How long a function takes is learnt from its runs on the workers
+and kept as an estimate that rises at once with a slow run and falls slowly with fast ones, so a
+function that turns slow goes back to the workers after one slow run. Its retries always run on
+a worker.
 
 The workers take runs from one queue; a run costs a queue put and a get, not the futures and
 locks of ``concurrent.futures``, since a service may start thousands of runs a second.
@@ -30,6 +36,10 @@ log = structlog.get_logger(__name__)
 
 #: Longest single backoff between attempts, however many retries are configured.
 MAX_BACKOFF = timedelta(minutes=5)
+#: A function whose estimated run time is below this runs on the calling thread (``inline``).
+INLINE_BELOW_SECONDS = 0.002
+#: How much of the estimate a faster run leaves standing (a slower one replaces it).
+ESTIMATE_DECAY = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +63,17 @@ class Failed:
 
 RunOutcome = Succeeded | Failed
 
-_Job = tuple[AssetDefinition, RunContext, list[InputArg], Callable[[RunOutcome], None]]
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    definition: AssetDefinition
+    ctx: RunContext
+    args: list[InputArg]
+    on_done: Callable[[RunOutcome], None]
+    failed: Failed | None = None
+    """The outcome of the attempt that failed on the calling thread, if this continues it."""
+    started: float | None = None
+    """When the run's first attempt began (``time.perf_counter``), if it already ran."""
 
 
 def backoff_for(first: timedelta, attempt: int) -> float:
@@ -65,8 +85,17 @@ def backoff_for(first: timedelta, attempt: int) -> float:
 class RunExecutor:
     """Executes runs on workers and reports outcomes through a callback."""
 
-    def __init__(self, max_concurrency: int, *, sleep: Callable[[float], None] | None = None):
+    def __init__(
+        self,
+        max_concurrency: int,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        inline: bool = False,
+    ):
         self._max_concurrency = max_concurrency
+        self._inline = inline
+        self._took: dict[str, float] = {}
+        """Estimated seconds of a run of each asset, from its runs (written by any thread)."""
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -94,63 +123,120 @@ class RunExecutor:
         args: list[InputArg],
         on_done: Callable[[RunOutcome], None],
     ) -> None:
-        """Start a run; ``on_done`` is called from the worker with the outcome."""
+        """Start a run; ``on_done`` is called with the outcome, from the worker, or before this
+        returns when the run is short enough to run here (``inline``)."""
+        if (
+            self._inline
+            and not definition.is_async
+            and self._took.get(definition.key, INLINE_BELOW_SECONDS) < INLINE_BELOW_SECONDS
+        ):
+            self._run_here(_Job(definition, ctx, args, on_done))
+            return
+        self._hand_over(_Job(definition, ctx, args, on_done))
+
+    def _hand_over(self, job: _Job) -> None:
         with self._finished:
             self._busy += 1
         if len(self._workers) < self._max_concurrency:
             worker = threading.Thread(target=self._work, name="choreo-run", daemon=True)
             worker.start()
             self._workers.append(worker)
-        self._jobs.put((definition, ctx, args, on_done))
+        self._jobs.put(job)
+
+    def _run_here(self, job: _Job) -> None:
+        """The first attempt on this thread; any retry on a worker."""
+        started = time.perf_counter()
+        outcome = self._attempt(job.definition, job.ctx, job.args, job.ctx.attempt, started)
+        self._learn(job.definition, outcome)
+        if isinstance(outcome, Failed) and outcome.attempts <= job.definition.retries:
+            self._hand_over(replace(job, failed=outcome, started=started))
+            return
+        job.on_done(outcome)
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            definition, ctx, args, on_done = job
             try:
-                on_done(self.run(definition, ctx, args))
+                outcome = self.run(
+                    job.definition, job.ctx, job.args, failed=job.failed, started=job.started
+                )
+                self._learn(job.definition, outcome)
+                job.on_done(outcome)
             except Exception:  # a bug in on_done; the worker must go on
-                log.exception("run.on_done_failed", asset=ctx.asset, run_id=ctx.run_id)
+                log.exception("run.on_done_failed", asset=job.ctx.asset, run_id=job.ctx.run_id)
             finally:
                 with self._finished:
                     self._busy -= 1
                     self._finished.notify_all()
 
-    def run(self, definition: AssetDefinition, ctx: RunContext, args: list[InputArg]) -> RunOutcome:
-        """Run here, on the calling thread, with retries: the outcome (what workers report)."""
-        started = time.perf_counter()
-        attempts = definition.retries + 1
-        outcome: RunOutcome | None = None
-        for attempt in range(1, attempts + 1):
-            run_ctx = ctx if attempt == ctx.attempt else replace(ctx, attempt=attempt)
-            try:
-                result = self._call(definition, run_ctx, args)
-                if not isinstance(result, Output):
-                    raise TypeError(  # noqa: TRY301 - reported like any failure of the function
-                        f"asset function for {definition.key} returned {type(result).__name__}, "
-                        "not ctx.output(...)"
-                    )
-                outcome = Succeeded(result, attempt, time.perf_counter() - started)
-                break
-            except Exception as exc:  # noqa: BLE001 - any user error becomes a FAILED event
-                outcome = Failed(
-                    type(exc).__name__, str(exc), attempt, time.perf_counter() - started
-                )
-                log.warning(
-                    "run.attempt_failed",
-                    asset=ctx.asset,
-                    partition=ctx.partition,
-                    run_id=ctx.run_id,
-                    attempt=attempt,
-                    of=attempts,
-                    error_type=type(exc).__name__,
-                    error=str(exc),
-                )
-                if attempt < attempts and not self._stopping.is_set():
-                    self._sleep(backoff_for(definition.backoff, attempt))
+    def _learn(self, definition: AssetDefinition, outcome: RunOutcome) -> None:
+        """Update the estimate of how long a run of ``definition`` takes."""
+        seconds = outcome.seconds if isinstance(outcome, Succeeded) else float("inf")
+        known = self._took.get(definition.key)
+        if known is None or seconds >= known:
+            self._took[definition.key] = seconds
+        else:
+            self._took[definition.key] = known * ESTIMATE_DECAY + seconds * (1 - ESTIMATE_DECAY)
+
+    def run(
+        self,
+        definition: AssetDefinition,
+        ctx: RunContext,
+        args: list[InputArg],
+        *,
+        failed: Failed | None = None,
+        started: float | None = None,
+    ) -> RunOutcome:
+        """Run here, on the calling thread, with retries: the outcome (what workers report).
+
+        ``failed`` continues a run whose attempts up to ``failed.attempts`` failed (since
+        ``started``): its next attempt waits that attempt's backoff first.
+        """
+        started = time.perf_counter() if started is None else started
+        outcome: RunOutcome | None = failed
+        first = 1 if failed is None else failed.attempts + 1
+        for attempt in range(first, definition.retries + 2):
+            if attempt > 1:
                 if self._stopping.is_set():
                     break
-        assert outcome is not None  # noqa: S101 - the loop runs at least once
+                self._sleep(backoff_for(definition.backoff, attempt - 1))
+                if self._stopping.is_set():
+                    break
+            outcome = self._attempt(definition, ctx, args, attempt, started)
+            if isinstance(outcome, Succeeded):
+                break
+        assert outcome is not None  # noqa: S101 - one attempt at least, or the failed one
         return outcome
+
+    def _attempt(
+        self,
+        definition: AssetDefinition,
+        ctx: RunContext,
+        args: list[InputArg],
+        attempt: int,
+        started: float,
+    ) -> RunOutcome:
+        """One attempt: its outcome, a failure logged."""
+        run_ctx = ctx if attempt == ctx.attempt else replace(ctx, attempt=attempt)
+        try:
+            result = self._call(definition, run_ctx, args)
+            if not isinstance(result, Output):
+                raise TypeError(  # noqa: TRY301 - reported like any failure of the function
+                    f"asset function for {definition.key} returned {type(result).__name__}, "
+                    "not ctx.output(...)"
+                )
+        except Exception as exc:  # noqa: BLE001 - any user error becomes a FAILED event
+            log.warning(
+                "run.attempt_failed",
+                asset=ctx.asset,
+                partition=ctx.partition,
+                run_id=ctx.run_id,
+                attempt=attempt,
+                of=definition.retries + 1,
+                error_type=type(exc).__name__,
+                error=str(exc),
+            )
+            return Failed(type(exc).__name__, str(exc), attempt, time.perf_counter() - started)
+        return Succeeded(result, attempt, time.perf_counter() - started)
 
     def _call(self, definition: AssetDefinition, ctx: RunContext, args: list[InputArg]) -> Any:
         if definition.is_async:

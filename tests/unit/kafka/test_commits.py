@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import cast
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from choreo.kafka.commits import TRANSACTION_INTERVAL_SECONDS, Committer
+from choreo.kafka.poller import LoopConsumer
 from choreo.kafka.transactions import CommitOutcome, Transactions
 from choreo.runtime.offsets import OffsetTracker
 
@@ -25,7 +26,7 @@ class RecordingTransactions:
 
 
 class GroupConsumer:
-    """Stands in for the group's ``Consumer``: only its group metadata is read."""
+    """Stands in for the loop's ``LoopConsumer``: only its group metadata is read."""
 
     def consumer_group_metadata(self) -> object:
         return "group-metadata"
@@ -47,7 +48,7 @@ def committer() -> tuple[Committer, RecordingTransactions, OffsetTracker, Clock]
     return made, txn, tracker, clock
 
 
-CONSUMER = cast(Consumer, GroupConsumer())
+CONSUMER = cast(LoopConsumer, GroupConsumer())
 
 
 def test_a_busy_loop_keeps_the_transaction_open_until_the_interval_passes() -> None:
