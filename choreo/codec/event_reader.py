@@ -1,6 +1,6 @@
 """An ``AssetEvent`` read straight from its Avro body into the models.
 
-Every service decodes each input event on its poll thread, and the general path (fastavro's
+Every service decodes each input event on its loop thread, and the general path (fastavro's
 ``schemaless_reader`` into dicts, then ``AssetEvent.model_validate``) spends most of its time on
 logical types, union branches and validating the dicts it has just built. The wire layout of the
 current ``choreo.AssetEvent`` schema is fixed, so this module reads it directly and builds the

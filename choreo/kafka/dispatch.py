@@ -1,7 +1,7 @@
 """Acting on the engine's effects: runs started, slices marked, acknowledged runs recorded.
 
 The engine only says what should happen; this is the one place that makes it happen against
-Kafka, on the poll thread. Every path into the engine (a record, a wake-up, an assignment, an
+Kafka, on the loop thread. Every path into the engine (a record, a wake-up, an assignment, an
 acknowledgement) ends here, so the rule that ties offsets to durable state lives in one place:
 a record is settled only once everything it caused is written.
 """
@@ -55,7 +55,7 @@ class Dispatcher:
         self._act(effects, take)
 
     def serve_producer(self) -> None:
-        """Serve delivery reports (on the poll thread only) and finish acknowledged runs."""
+        """Serve delivery reports (on the loop thread only) and finish acknowledged runs."""
         self._producer().poll(0)
         for announced in self._outputs.collect():
             self._finish(announced)

@@ -1,9 +1,9 @@
-"""Runs on the workers, their output events to the broker, acknowledged runs back to the loop.
+"""Runs on the workers (or the loop), their output events to the broker, acknowledged runs back.
 
-A worker announces its run's output itself (the producer is thread-safe), so downstream hears of
-a change as soon as the function returns; the broker's acknowledgement comes back through a
-queue, since only the poll thread may touch the engine. In exactly-once mode the poll thread
-produces the output instead, inside its open transaction.
+Whoever ran a run announces its output (the producer is thread-safe), so downstream hears of a
+change as soon as the function returns; the broker's acknowledgement comes back through a
+queue, since only the loop may touch the engine. In exactly-once mode the loop produces the
+output instead, inside its open transaction.
 
 An output the broker did not take is announced again later, its inputs unsettled meanwhile; one
 it will never take (larger than its limit) becomes a FAILED event saying so, which downstream
@@ -106,7 +106,7 @@ class OutputAnnouncer:
         return any(item.run.shard[1] in held for item in self._running.values())
 
     def collect(self) -> list[Announced]:
-        """On the poll thread, after serving the producer's delivery reports: the runs whose
+        """On the loop, after serving the producer's delivery reports: the runs whose
         outputs are now acknowledged (in exactly-once mode, produced into the transaction)."""
         if self._later:
             self._retry_due()
@@ -138,7 +138,7 @@ class OutputAnnouncer:
         return self._generation
 
     def _announce(self, run: StartRun, outcome: RunOutcome, generation: int) -> None:
-        """On the worker (or the poll thread, when trying again): produce the output event."""
+        """Where the run ran, or on the loop when trying again: produce the output event."""
         if self._transactions() is not None:
             self._outcomes.put((run, outcome, generation))
             return

@@ -144,6 +144,8 @@ class Poller:
         """Stop reading for the block; yields the batches read but not taken (callbacks queued
         with them are run first), which the block may drop or keep."""
         self._hold.set()
+        self._held.clear()  # only a fresh one counts: the thread sets it in the hold branch
+        self._nudge.set()
         batches: list[Batch] = []
         try:
             while self._running() and not self._held.wait(POLL_SECONDS / 5):
@@ -151,7 +153,6 @@ class Poller:
             batches += self._drain()
             yield batches
         finally:
-            self._held.clear()
             self._hold.clear()
 
     def stop(self) -> None:
@@ -270,7 +271,8 @@ class Poller:
     def _poll(self, most: int) -> list[Message]:
         first = self._consumer.poll(POLL_SECONDS)
         self.last_poll = time.monotonic()
-        self.group_metadata = self._consumer.consumer_group_metadata()
+        with contextlib.suppress(KafkaException):
+            self.group_metadata = self._consumer.consumer_group_metadata()
         if first is None:
             return []
         if most == 1:

@@ -1,26 +1,30 @@
 """Runs a ``Service`` against Kafka: the consumer loop around the pure ``ServiceEngine``.
 
-One thread polls and owns all state; asset functions run on the ``RunExecutor``'s workers, so a
-long run never stalls the poll loop. A worker announces its output itself (the producer is
-thread-safe), so downstream hears of a change as soon as the function returns; the poll thread
-then, on the broker's acknowledgement, records the run, writes the output partition's slice to
-the changelog and commits the input offsets that are settled. A crash anywhere in between reruns
-the same inputs, whose output carries the same deterministic ``event_id``: consumers drop the
+Two threads share the work. The poll thread (``poller``) only reads records, a batch at a time,
+and answers the group. The loop, the thread that called ``run``, owns all state: it hands each
+record to the engine, runs short asset functions itself, and hands the others to the
+``RunExecutor``'s workers, so a long run never stalls the group or the loop. Python then runs
+for every event on one thread only, which is what makes a busy service cheap. The function's
+output is announced as soon as it returns (by the worker that ran it, or the loop); on the
+broker's acknowledgement the loop records the run, writes the output partition's slice to the
+changelog and commits the input offsets that are settled. A crash anywhere in between reruns the
+same inputs, whose output carries the same deterministic ``event_id``: consumers drop the
 duplicate.
 
 An input that starts a run is written to the changelog once, after that run: until then its
 offset is held by the run, so a crash reads it again rather than losing its effect. The loop
-reads only as many records as runs may still queue for the workers (``BACKLOG_FACTOR``), so a
-slow asset never fills memory with a backlog. Under load, changed slices are written at most once
-a second (``changelog.WRITE_INTERVAL_SECONDS``): a slice that changes again meanwhile costs one
-record.
+takes in only as many records as runs may still queue for the workers (``BACKLOG_FACTOR``), and
+the poll thread reads only about a batch ahead, so a slow asset never fills memory with a
+backlog. Under load, changed slices are written at most once a second
+(``changelog.WRITE_INTERVAL_SECONDS``): a slice that changes again meanwhile costs one record.
 
 This module is the loop and the lifecycle; its collaborators are ``startup`` (topics, checks,
-declarations, consumers), ``fetcher`` (reading with backpressure), ``intake`` (records into the
-engine), ``dispatch`` (acting on the engine's effects), ``outputs`` (runs and their events),
-``assignment`` (partitions taken over and given back, durability before a commit),
-``changelog`` (state), ``dead_letters``, ``writer`` (records that settle offsets), ``commits``
-and ``transactions`` (exactly-once mode), and ``telemetry`` (metrics, logs, lag, health).
+declarations, consumers), ``poller`` (reading, rebalance callbacks, the consumer's calls),
+``intake`` (records into the engine), ``dispatch`` (acting on the engine's effects), ``outputs``
+(runs and their events), ``assignment`` (partitions taken over and given back, durability before
+a commit), ``changelog`` (state), ``dead_letters``, ``writer`` (records that settle offsets),
+``commits`` and ``transactions`` (exactly-once mode), and ``telemetry`` (metrics, logs, lag,
+health).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What a running service tells the outside: metrics, log lines, the observer hook, lag, health.
 
-All of it happens per input record and per run, on the poll thread, so it is kept cheap: counts
+All of it happens per input record and per run, on the loop thread, so it is kept cheap: counts
 and run durations are gathered in plain Python and handed to the metrics once per turn of the
 loop (``publish``; a Prometheus update takes a lock and several calls, and a busy service reads
 hundreds of records a turn), metric children are looked up once per asset or topic, the logger
