@@ -41,6 +41,10 @@ BUSY_WAIT_SECONDS = 0.005
 IDLE_WAIT_SECONDS = 0.1
 #: Records read per poll at most.
 BATCH = 500
+#: While the loop has no room for more records the consumer is not polled; if that lasts this
+#: long, its partitions are paused and it is polled empty, so the group still hears from it.
+#: (Pausing sooner would cost a fetch round trip on every resume.)
+POLL_AT_LEAST_SECONDS = 1.0
 
 Rebalance = Callable[["LoopConsumer", list[TopicPartition]], None]
 
@@ -137,6 +141,7 @@ class Poller:
             try:
                 item = self._items.get_nowait()
             except queue.Empty:
+                self._nudge.set()  # room again, maybe
                 return
 
     @contextlib.contextmanager
@@ -239,6 +244,10 @@ class Poller:
                 continue
             room = min(self._room(), BATCH - self.queued)
             if room <= 0:
+                if time.monotonic() - self.last_poll < POLL_AT_LEAST_SECONDS:
+                    self._nudge.wait(POLL_SECONDS)
+                    self._nudge.clear()
+                    continue
                 self._pause()
             elif self._paused:
                 self._resume()

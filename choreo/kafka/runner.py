@@ -77,6 +77,10 @@ _T = TypeVar("_T")
 #: Runs that may wait for or occupy a worker, in multiples of ``max_concurrency``; the loop
 #: reads no more records than that leaves room for.
 BACKLOG_FACTOR = 4
+#: Records handed to the engine per turn of the loop at most: each turn ends by serving the
+#: broker's acknowledgements, and a run whose output is not yet acknowledged makes the next
+#: version of its key wait (and be coalesced), so turns are kept short.
+TURN_RECORDS = 64
 
 
 def _now() -> datetime:
@@ -342,8 +346,9 @@ class ServiceRunner:
             poller.stop()
 
     def _take_in(self, poller: Poller, wake: datetime | None) -> int:
-        """Hand the records read so far to the engine, as many as the workers have room for,
-        waiting a moment for some if there are none; how many were handed over."""
+        """Hand records read so far to the engine, as many as the workers have room for and at
+        most ``TURN_RECORDS``, waiting a moment for some if there are none; how many were
+        handed over."""
         pending = self._pending
         if pending and self._executor.busy >= self._limit:
             self._executor.wait_below(self._limit, BUSY_WAIT_SECONDS)
@@ -353,7 +358,7 @@ class ServiceRunner:
             pending.extend((message, from_group) for message in batch.messages)
         read = 0
         intake, dispatch, executor = self._intake, self._dispatch, self._executor
-        while pending and executor.busy < self._limit:
+        while pending and executor.busy < self._limit and read < TURN_RECORDS:
             message, from_group = pending.popleft()
             taken = intake.take_in(message, from_group=from_group)
             if taken is not None:
