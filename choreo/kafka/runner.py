@@ -20,11 +20,11 @@ backlog. Under load, changed slices are written at most once a second
 
 This module is the loop and the lifecycle; its collaborators are ``startup`` (topics, checks,
 declarations, consumers), ``poller`` (reading, rebalance callbacks, the consumer's calls),
-``intake`` (records into the engine), ``dispatch`` (acting on the engine's effects), ``outputs``
-(runs and their events), ``assignment`` (partitions taken over and given back, durability before
-a commit), ``changelog`` (state), ``dead_letters``, ``writer`` (records that settle offsets),
-``commits`` and ``transactions`` (exactly-once mode), and ``telemetry`` (metrics, logs, lag,
-health).
+``backlog`` (records read and not yet handed over), ``intake`` (records into the engine),
+``dispatch`` (acting on the engine's effects), ``outputs`` (runs and their events),
+``assignment`` (partitions taken over and given back, durability before a commit),
+``changelog`` (state), ``dead_letters``, ``writer`` (records that settle offsets), ``commits``
+and ``transactions`` (exactly-once mode), and ``telemetry`` (metrics, logs, lag, health).
 """
 
 from __future__ import annotations
@@ -32,15 +32,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from confluent_kafka import (
     Consumer,
     KafkaException,
-    Message,
     Producer,
 )
 
@@ -50,6 +47,7 @@ from choreo.events.topics import asset_topic, changelog_topic, dlq_topic, reques
 from choreo.http_status import StatusServer
 from choreo.kafka import startup
 from choreo.kafka.assignment import Assignment
+from choreo.kafka.backlog import Backlog
 from choreo.kafka.changelog import WRITE_INTERVAL_SECONDS, ChangelogReader, ChangelogWriter
 from choreo.kafka.clients import new_producer
 from choreo.kafka.commits import Committer
@@ -59,7 +57,7 @@ from choreo.kafka.dispatch import Dispatcher
 from choreo.kafka.intake import Intake
 from choreo.kafka.options import RunnerOptions
 from choreo.kafka.outputs import OutputAnnouncer
-from choreo.kafka.poller import BATCH, BUSY_WAIT_SECONDS, IDLE_WAIT_SECONDS, Poller
+from choreo.kafka.poller import BUSY_WAIT_SECONDS, IDLE_WAIT_SECONDS, Poller
 from choreo.kafka.telemetry import Observer, Telemetry, health
 from choreo.kafka.transactions import Transactions
 from choreo.kafka.writer import RecordWriter
@@ -77,10 +75,6 @@ _T = TypeVar("_T")
 #: Runs that may wait for or occupy a worker, in multiples of ``max_concurrency``; the loop
 #: reads no more records than that leaves room for.
 BACKLOG_FACTOR = 4
-#: Records handed to the engine per turn of the loop at most: each turn ends by serving the
-#: broker's acknowledgements, and a run whose output is not yet acknowledged makes the next
-#: version of its key wait (and be coalesced), so turns are kept short.
-TURN_RECORDS = 64
 
 
 def _now() -> datetime:
@@ -124,8 +118,6 @@ class ServiceRunner:
         self._tracker = OffsetTracker()
         self._started = False
         self._poller: Poller | None = None
-        self._pending: deque[tuple[Message, bool]] = deque()
-        """Records taken from the poller and not yet into the engine, with ``from_group``."""
         self._executor = RunExecutor(service.max_concurrency, inline=True)
         self._plain_producer: Producer | None = None
         self._txn: Transactions | None = None
@@ -187,7 +179,14 @@ class ServiceRunner:
             telemetry=self._telemetry,
             producer=producer,
             options=self.options,
-            hold_reading=self._reading_held,
+            hold_reading=lambda: self._backlog.reading_held(self._require(self._poller)),
+        )
+        self._backlog = Backlog(
+            self._intake,
+            self._dispatch,
+            self._executor,
+            limit=self._limit,
+            held_indices=lambda: self._assignment.indices,
         )
 
     @property
@@ -274,8 +273,8 @@ class ServiceRunner:
         poller = self._poller = Poller(
             self._consumer,
             self._global,
-            room=self._room,
-            rebalanced=self._drop_unowned,
+            room=self._backlog.room,
+            rebalanced=self._backlog.drop_unowned,
             telemetry=self._telemetry,
         )
         self._consumer.subscribe(
@@ -331,7 +330,7 @@ class ServiceRunner:
         try:
             while not self._stop.is_set():
                 wake = self.engine.next_wake()
-                read = self._take_in(poller, wake)
+                read = self._backlog.hand_over(poller, self._wait(wake))
                 if wake is not None and wake <= _now():
                     self._dispatch.apply(self.engine.on_wake(_now()))
                 self._dispatch.serve_producer()
@@ -345,65 +344,12 @@ class ServiceRunner:
         finally:
             poller.stop()
 
-    def _take_in(self, poller: Poller, wake: datetime | None) -> int:
-        """Hand records read so far to the engine, as many as the workers have room for and at
-        most ``TURN_RECORDS``, waiting a moment for some if there are none; how many were
-        handed over."""
-        pending = self._pending
-        if pending and self._executor.busy >= self._limit:
-            self._executor.wait_below(self._limit, BUSY_WAIT_SECONDS)
-        timeout = 0.0 if pending else self._wait(wake)
-        for batch in poller.take(timeout):
-            from_group = batch.from_group
-            pending.extend((message, from_group) for message in batch.messages)
-        read = 0
-        intake, dispatch, executor = self._intake, self._dispatch, self._executor
-        while pending and executor.busy < self._limit and read < TURN_RECORDS:
-            message, from_group = pending.popleft()
-            taken = intake.take_in(message, from_group=from_group)
-            if taken is not None:
-                dispatch.apply(*taken)
-            read += 1
-        return read
-
     def _wait(self, wake: datetime | None) -> float:
         """How long to wait for records: briefly while runs are in flight, never past ``wake``."""
         timeout = BUSY_WAIT_SECONDS if self.engine.in_flight else IDLE_WAIT_SECONDS
         if wake is not None:
             timeout = max(0.0, min(timeout, (wake - _now()).total_seconds()))
         return timeout
-
-    def _room(self) -> int:
-        """Records the poll thread may read now (called there): none while the workers are
-        full, else what keeps a batch's worth waiting at most."""
-        if self._executor.busy >= self._limit:
-            return 0
-        return BATCH - len(self._pending)
-
-    def _drop_unowned(self) -> None:
-        """After a rebalance: forget waiting records of partitions no longer held (the next
-        owner reads them from the committed offsets)."""
-        held = self._assignment.indices
-        pending = self._pending  # changed in place: the loop may be extending it
-        if any(from_group and m.partition() not in held for m, from_group in pending):
-            kept = [(m, g) for m, g in pending if not g or m.partition() in held]
-            pending.clear()
-            pending.extend(kept)
-
-    @contextlib.contextmanager
-    def _reading_held(self) -> Iterator[None]:
-        """Reading stopped, and every group record read but not taken dropped: for a seek back
-        to the committed offsets, which reads them again."""
-        poller = self._require(self._poller)
-        pending = self._pending
-        with poller.held() as batches:
-            kept = [(m, g) for m, g in pending if not g]
-            for batch in batches:
-                if not batch.from_group:
-                    kept += [(m, False) for m in batch.messages]
-            pending.clear()
-            pending.extend(kept)
-            yield
 
     def _health(self) -> tuple[bool, dict[str, Any]]:
         return health(
