@@ -6,14 +6,16 @@ input's offset is committed only once its output event is acknowledged. Two loop
 the plain transform (``_plain.py``) with the least Python each step allows; they differ in which
 thread does the per-event work:
 
-- ``WorkerFloor``, the runner's split: the poll thread consumes and decodes each input (deciding
-  needs the event) and hands it to one of ``max_concurrency`` workers, which builds, encodes and
-  produces the output; at most ``max_concurrency * BACKLOG_FACTOR`` inputs wait for or occupy a
-  worker. The poll thread serves the delivery reports.
-- ``EngineFloor``: the poll thread only reads batches of records and hands each batch on; one
-  engine thread decodes, builds, encodes and produces every output and serves the delivery
-  reports. The function still runs off the poll thread, and the poll thread stops reading while
-  a batch's worth of records waits, so a long run would hold up only the records behind it.
+- ``WorkerFloor``, the runner's split before it had a loop of its own: the poll thread consumes
+  and decodes each input (deciding needs the event) and hands it to one of ``max_concurrency``
+  workers, which builds, encodes and produces the output; at most
+  ``max_concurrency * BACKLOG_FACTOR`` inputs wait for or occupy a worker. The poll thread
+  serves the delivery reports.
+- ``EngineFloor``, the runner's split now: the poll thread only reads batches of records and
+  hands each batch on; one engine thread (the runner's loop) decodes, builds, encodes and
+  produces every output and serves the delivery reports. The function still runs off the poll
+  thread, and the poll thread stops reading while a batch's worth of records waits, so a long
+  run would hold up only the records behind it.
 
 In both, an output's delivery report stores its input's offset, which librdkafka commits every
 ``COMMIT_INTERVAL_MS`` (choreo commits at most every 100 ms under load too). Both are generous

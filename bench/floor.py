@@ -5,15 +5,15 @@ Four sides over the same workload as ``throughput.py``, alternating over the rou
 - ``plain``: the plain loop, as in ``throughput.py``;
 - ``floor-workers``: the plain loop plus the two per-event mechanisms DESIGN.md requires of
   every service (the function off the poll thread, offsets committed only once the output is
-  acknowledged), split between threads as the runner splits its work: each input decoded on the
-  poll thread and handed to a worker;
+  acknowledged), with each input decoded on the poll thread and handed to a worker (how the
+  runner split its work before it had a loop of its own);
 - ``floor-engine``: the same rules with a thin poll thread that hands on whole batches, and one
-  engine thread doing all the per-event work;
+  engine thread doing all the per-event work, as the runner does now;
 - ``choreo``: one choreo service.
 
 No trigger state, headers or lineage in either floor (see ``_floor.py``): their rates over the
 plain loop's are about the most a service built their way can reach in one CPython process, and
-choreo's over ``floor-workers`` is what its own work costs on top.
+choreo's over ``floor-engine`` is what its own work costs on top.
 
 Run: ``PYTHONPATH=. python bench/floor.py [--events N] [--keys K] [--rounds R]``.
 """
@@ -91,8 +91,8 @@ def report(results: list[Result], described: str, load: str, events: int, keys: 
     workers, engine = rate["floor-workers"], rate["floor-engine"]
     print(
         f"the service rules alone reach {workers / rate['plain']:.2f}x the plain loop's events/s "
-        f"split as the runner splits them, {engine / rate['plain']:.2f}x with one engine thread "
-        f"(target {TARGET_RATIO}x); choreo reaches {rate['choreo'] / workers:.2f}x floor-workers"
+        f"with a hand-off per event, {engine / rate['plain']:.2f}x with one engine thread "
+        f"(target {TARGET_RATIO}x); choreo reaches {rate['choreo'] / engine:.2f}x floor-engine"
     )
 
 
