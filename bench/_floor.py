@@ -41,12 +41,12 @@ from choreo.kafka.config import consumer_config
 from choreo.kafka.runner import BACKLOG_FACTOR
 from choreo.service import Service
 
-#: Records read per poll at most, as the runner's fetcher.
+#: Records read per poll at most, as the runner's poll thread.
 BATCH = 500
 #: Workers, as ``Service``'s default ``max_concurrency``.
 WORKERS = Service("floor").max_concurrency
 COMMIT_INTERVAL_MS = 100
-#: Waits for records, as the runner's fetcher: while inputs are in flight, and when idle.
+#: Waits for records, as the runner's: while inputs are in flight, and when idle.
 BUSY_POLL_SECONDS = 0.005
 IDLE_POLL_SECONDS = 0.1
 
@@ -103,7 +103,7 @@ class FloorLoop:
         return self.finished is None and not self.errors and time.monotonic() < deadline
 
     def _read(self, most: int) -> list[Message]:
-        """Up to ``most`` records: waits for the first only, as the runner's fetcher does."""
+        """Up to ``most`` records: waits for the first only, as the runner's poll thread does."""
         busy = self.consumed > self.acknowledged
         first = self._consumer.poll(BUSY_POLL_SECONDS if busy else IDLE_POLL_SECONDS)
         if first is None:
