@@ -36,6 +36,7 @@ from throughput import (
     Input,
     Result,
     print_cautions,
+    print_coalesced,
     print_runs,
     read_back,
     run_choreo,
@@ -81,12 +82,7 @@ def report(results: list[Result], described: str, load: str, events: int, keys: 
             f"{side:<13} {rate[side]:>8,.0f} events/s = {rate[side] / rate['plain']:.2f}x plain; "
             f"CPU {cpu[side]:>5,.0f} us/event = {cpu[side] / cpu['plain']:.2f}x plain"
         )
-    coalesced = [r for r in results if r.outputs != r.inputs]
-    if coalesced:
-        print(
-            "note: choreo coalesced versions of a key that arrived while its run was in flight "
-            f"({', '.join(f'{r.outputs:,}' for r in coalesced)} outputs for {events:,} inputs)"
-        )
+    print_coalesced(results, events)
     print_cautions(results)
     workers, engine = rate["floor-workers"], rate["floor-engine"]
     print(
@@ -97,7 +93,7 @@ def report(results: list[Result], described: str, load: str, events: int, keys: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the three sides and print their figures."""
+    """Run the four sides and print their figures."""
     parser = argparse.ArgumentParser(
         description="Events/s of the plain loop, the service rules alone, and a choreo service."
     )

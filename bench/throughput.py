@@ -300,6 +300,18 @@ def print_runs(results: Sequence[Result], column: str, *, per_round: int = 2) ->
         )
 
 
+def print_coalesced(results: Sequence[Result], events: int) -> list[Result]:
+    """Say which runs built fewer outputs than they read inputs; return those runs."""
+    coalesced = [r for r in results if r.outputs != r.inputs]
+    if coalesced:
+        print(
+            "note: choreo coalesced versions of a key that arrived while its run was in flight "
+            f"({', '.join(f'{r.outputs:,}' for r in coalesced)} outputs for {events:,} inputs), "
+            "so the sides did unequal work; use more --keys for one output per input"
+        )
+    return coalesced
+
+
 def print_cautions(results: Sequence[Result]) -> list[Result]:
     """Say when the machine was overloaded and which runs' outputs were not all read back;
     return those runs."""
@@ -349,13 +361,7 @@ def report(
             f"CPU per event: choreo {ours_cpu:,.0f} us vs plain {plain_cpu:,.0f} us "
             f"({ours_cpu / plain_cpu:.1f}x; less noisy than the rates on a shared machine)"
         )
-    coalesced = [r for r in results if r.outputs != r.inputs]
-    if coalesced:
-        print(
-            "note: choreo coalesced versions of a key that arrived while its run was in flight "
-            f"({', '.join(f'{r.outputs:,}' for r in coalesced)} outputs for {events:,} inputs), "
-            "so the sides did unequal work; use more --keys for one output per input"
-        )
+    coalesced = print_coalesced(results, events)
     missing = print_cautions(results)
     if failure is not None:
         print(f"choreo failed: {failure}")
