@@ -105,6 +105,8 @@ class Poller:
         self._hold = threading.Event()
         self._held = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        """What stopped the poll thread, raised again on the loop."""
         self._paused = False
         self.last_poll = time.monotonic()
         """When the group's consumer was last polled (``time.monotonic``)."""
@@ -127,7 +129,12 @@ class Poller:
 
     def take(self, timeout: float) -> Iterator[Batch]:
         """The batches read so far, waiting up to ``timeout`` for the first; rebalance callbacks
-        queued among them run in their place, before the batches after them are yielded."""
+        queued among them run in their place, before the batches after them are yielded.
+
+        Raises:
+            BaseException: what stopped the poll thread (a consumer error, a failed callback).
+        """
+        self._raise_failure()
         try:
             item = self._items.get(timeout=timeout) if timeout > 0 else self._items.get_nowait()
         except queue.Empty:
@@ -224,7 +231,10 @@ class Poller:
         self._nudge.set()
         if item.done is None:
             return None
-        item.done.wait()
+        while not item.done.wait(POLL_SECONDS):
+            if not self._running():
+                self._raise_failure()
+                raise RuntimeError("the poll thread stopped before using the consumer")
         if item.error is not None:
             raise item.error
         return item.result
@@ -232,9 +242,20 @@ class Poller:
     def _running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
     # -- on the poll thread --------------------------------------------------------------------
 
     def _read(self) -> None:
+        try:
+            self._read_until_stopped()
+        except BaseException as exc:  # noqa: BLE001 - raised again on the loop
+            self._failure = exc
+            self._nudge.set()
+
+    def _read_until_stopped(self) -> None:
         while not self._stop.is_set():
             self._serve_uses()
             if self._hold.is_set():
