@@ -134,7 +134,8 @@ class Service:
         name: the service's name: its consumer group, changelog and dead-letter topics.
         owner: default owner of its assets, shown in lineage.
         description: what the service is for.
-        max_concurrency: runs executing at once (on worker threads).
+        max_concurrency: runs executing at once on worker threads (a sync function whose runs
+            have all been short runs on the service's loop instead).
         exactly_once: commit outputs, state and input offsets in Kafka transactions, so
             ``read_committed`` consumers never see a duplicate even after a crash. Needs a broker
             that isolates aborted transactions (Apache Kafka does); without it, deterministic

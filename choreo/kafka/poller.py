@@ -135,6 +135,10 @@ class Poller:
             BaseException: what stopped the poll thread (a consumer error, a failed callback).
         """
         self._raise_failure()
+        return self._taken_items(timeout)
+
+    def _taken_items(self, timeout: float) -> Iterator[Batch]:
+        """The queued batches, running the callbacks queued among them in their place."""
         try:
             item = self._items.get(timeout=timeout) if timeout > 0 else self._items.get_nowait()
         except queue.Empty:
@@ -198,17 +202,7 @@ class Poller:
 
     def _drain(self) -> list[Batch]:
         """Run the queued callbacks; the batches queued with them, in order."""
-        batches: list[Batch] = []
-        while True:
-            try:
-                item = self._items.get_nowait()
-            except queue.Empty:
-                return batches
-            if isinstance(item, _Call):
-                self._answer(item)
-            else:
-                self._taken += len(item.messages)
-                batches.append(item)
+        return list(self._taken_items(0.0))
 
     def _answer(self, call: _Call) -> None:
         """Run a queued callback and wake the poll thread waiting for it."""
