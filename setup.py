@@ -13,8 +13,6 @@ setup(
     package_dir={"choreo._schemas": "schemas"},
     package_data={"choreo._schemas": ["*.avsc"]},
     rust_extensions=[
-        RustExtension(
-            "choreo._native", path="native/Cargo.toml", binding=Binding.PyO3, debug=False
-        )
+        RustExtension("choreo._native", path="native/Cargo.toml", binding=Binding.PyO3, debug=False)
     ],
 )
