@@ -24,7 +24,7 @@ class EventReader:
         valid_keys: Callable[[str, str | None], bool],
         /,
     ) -> None: ...
-    def read(self, data: bytes, offset: int, /) -> AssetEvent | None: ...
+    def read(self, data: bytes | bytearray, offset: int, /) -> AssetEvent | None: ...
 
 class EventWriter:
     """Writes ``AssetEvent`` Avro bodies of the current schema from the models."""
@@ -41,3 +41,18 @@ class EventWriter:
         /,
     ) -> None: ...
     def write(self, event: AssetEvent, /) -> bytes | None: ...
+
+class HeaderWriter:
+    """Makes an ``AssetEvent``'s CloudEvents binary-mode Kafka headers."""
+
+    def __init__(
+        self,
+        kinds: list[EventKind],
+        types: list[bytes],
+        spec_version: bytes,
+        content_types: tuple[bytes, bytes],
+        source: Callable[[str, str], bytes],
+        utc: tzinfo,
+        /,
+    ) -> None: ...
+    def event(self, event: AssetEvent, registry_framed: bool, /) -> list[tuple[str, bytes]]: ...

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote
 
+from choreo import _native
 from choreo.events.models import AssetDeclared, AssetEvent, AssetRequest, EventKind
 
 SPEC_VERSION = "1.0"
@@ -68,6 +69,18 @@ def _source(service: str, instance: str) -> bytes:
     return path.encode(_ENCODING)
 
 
+# An AssetEvent's headers are made once per message a service produces, by the native core;
+# the percent-encoding of ce_source stays here, in _source.
+_EVENT_HEADERS = _native.HeaderWriter(
+    list(EventKind),
+    [_EVENT_TYPES[kind] for kind in EventKind],
+    _SPEC_VERSION,
+    (_CONTENT_TYPES[False], _CONTENT_TYPES[True]),
+    _source,
+    UTC,
+)
+
+
 def _rfc3339(moment: datetime) -> bytes:
     text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
     # In UTC the offset isoformat writes is always the trailing "+00:00".
@@ -94,12 +107,8 @@ def headers_for(
         ``(name, value)`` pairs, as Kafka clients take them.
     """
     if isinstance(record, AssetEvent):
-        event_id = record.event_id
-        event_type = _EVENT_TYPES[record.kind]
-        moment = record.occurred_at
-        subject = record.asset if record.partition is None else f"{record.asset}/{record.partition}"
-        source = _source(record.producer.service, record.producer.instance)
-    elif isinstance(record, AssetRequest):
+        return _EVENT_HEADERS.event(record, bool(registry_framed))
+    if isinstance(record, AssetRequest):
         event_id = record.request_id
         event_type = _REQUESTED_TYPE
         moment = record.requested_at

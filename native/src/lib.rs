@@ -9,6 +9,7 @@
 use pyo3::prelude::*;
 
 mod avro;
+mod headers;
 mod models;
 mod reader;
 mod writer;
@@ -17,5 +18,6 @@ mod writer;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::EventReader>()?;
     m.add_class::<writer::EventWriter>()?;
+    m.add_class::<headers::HeaderWriter>()?;
     Ok(())
 }
