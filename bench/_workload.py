@@ -6,7 +6,6 @@ one, and gives every run its own topic prefix, so runs never see each other's re
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import statistics
@@ -23,6 +22,7 @@ from choreo.embedded_broker import EmbeddedBroker
 from choreo.events.topics import asset_topic
 from choreo.kafka.admin import TopicAdmin
 from choreo.kafka.config import producer_config
+from choreo.runtime.collection import collect_for_service
 
 BOOTSTRAP_ENV = "CHOREO_BENCH_BOOTSTRAP_SERVERS"
 #: The runner's producer lingers 1 ms; the plain loops get the same setting so neither side
@@ -124,15 +124,16 @@ def encode_inputs(asset: str, count: int, *, keys: int = 0) -> list[tuple[AssetE
 
 def out_of_gc_sight() -> None:
     """Take everything alive now (the prepared workload above all) out of the garbage
-    collector's sight.
+    collector's sight, and collect with the thresholds ``choreo run`` sets in a service's
+    process (``choreo.runtime.collection``).
 
     A service never holds thousands of prepared events, but this process does for the whole
     run, and every full collection the measured side triggers would walk them: on
     ``throughput.py`` that was about 20 us of collection per event, against about 6 us with
-    the workload frozen (measured with ``gc.callbacks``). Both sides are measured after it.
+    the workload frozen (measured with ``gc.callbacks``). Both sides are measured after it,
+    with the same thresholds.
     """
-    gc.collect()
-    gc.freeze()
+    collect_for_service()
 
 
 def record_of(event: AssetEvent, codec: AvroCodec) -> Record:

@@ -12,6 +12,7 @@ from choreo.cli.exits import guarded
 from choreo.kafka.runner import RunnerOptions, ServiceRunner
 from choreo.loader import TARGET_FORM, load_service
 from choreo.logs import configure_logging
+from choreo.runtime.collection import collect_for_service
 from choreo.settings import load_settings
 
 #: Crash tests set this to make `choreo run` SIGKILL itself before its Nth transaction commit.
@@ -54,6 +55,7 @@ def run(
         if instance:
             options.instance = instance
         runner = ServiceRunner(service, load_settings(), options)
+        collect_for_service()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: runner.stop())
         runner.run()

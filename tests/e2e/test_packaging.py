@@ -1,4 +1,4 @@
-"""The wheel a user installs: built from the repository as ``pip`` builds it, native core and all."""
+"""The wheel a user installs, built from the repository as pip builds it: native core and all."""
 
 from __future__ import annotations
 
