@@ -26,6 +26,19 @@ class _Partition:
     next_offset: int | None = None
     open: dict[int, int] = field(default_factory=dict)  # offset -> outstanding tickets
     committed: int | None = None
+    # Records are read in offset order, so ``open`` is nearly always in it too and its first key
+    # is the lowest; ``min`` over thousands of open offsets (records waiting for their trigger
+    # state's write) on every commit showed in profiles. ``newest`` is the highest offset opened
+    # since ``open`` was last empty; ``in_order`` whether every offset came after the ones
+    # before it.
+    newest: int = -1
+    in_order: bool = True
+
+    def lowest_open(self) -> int | None:
+        """The lowest open offset, or ``None``."""
+        if not self.open:
+            return None
+        return next(iter(self.open)) if self.in_order else min(self.open)
 
 
 class OffsetTracker:
@@ -43,7 +56,14 @@ class OffsetTracker:
     def take(self, where: TopicPartitionKey, offset: int) -> Ticket:
         """Hold the record at ``offset`` until the returned ticket is settled."""
         part = self._partition(where)
-        part.open[offset] = part.open.get(offset, 0) + 1
+        held = part.open.get(offset)
+        if held is None:
+            if offset < part.newest:
+                part.in_order = False
+            else:
+                part.newest = offset
+            held = 0
+        part.open[offset] = held + 1
         return Ticket(where, offset)
 
     def _partition(self, where: TopicPartitionKey) -> _Partition:
@@ -60,6 +80,8 @@ class OffsetTracker:
         part.open[ticket.offset] -= 1
         if part.open[ticket.offset] <= 0:
             del part.open[ticket.offset]
+            if not part.open:
+                part.newest, part.in_order = -1, True
 
     def committable(self) -> dict[TopicPartitionKey, int]:
         """Positions newer than the last commit that are safe to commit now."""
@@ -67,7 +89,8 @@ class OffsetTracker:
         for where, part in self._partitions.items():
             if part.next_offset is None:
                 continue
-            position = min(part.open, default=part.next_offset)
+            lowest = part.lowest_open()
+            position = part.next_offset if lowest is None else lowest
             if part.committed is None or position > part.committed:
                 positions[where] = position
         return positions
