@@ -117,6 +117,7 @@ class ServiceRunner:
         self._telemetry = Telemetry(self.metrics, on_event)
         self._tracker = OffsetTracker()
         self._started = False
+        self._last_turn = time.monotonic()
         self._poller: Poller | None = None
         self._executor = RunExecutor(service.max_concurrency, inline=True)
         self._plain_producer: Producer | None = None
@@ -329,6 +330,7 @@ class ServiceRunner:
         poller.start()
         try:
             while not self._stop.is_set():
+                self._last_turn = time.monotonic()
                 wake = self.engine.next_wake()
                 read = self._backlog.hand_over(poller, self._wait(wake))
                 if wake is not None and wake <= _now():
@@ -359,6 +361,7 @@ class ServiceRunner:
             seconds_since_poll=(
                 time.monotonic() - self._poller.last_poll if self._poller is not None else 0.0
             ),
+            seconds_since_turn=time.monotonic() - self._last_turn,
             session_timeout_ms=self.options.session_timeout_ms,
             indices=self._assignment.indices,
             runs_in_flight=len(self.engine.in_flight),

@@ -29,7 +29,8 @@ log = structlog.get_logger("choreo.kafka.runner")
 
 #: How often consumer lag is measured for the metrics.
 LAG_INTERVAL_SECONDS = 10.0
-#: A replica that has not polled for this long (or a session timeout, if longer) is unhealthy.
+#: A replica whose poll thread has not polled, or whose loop has not come round, for this long
+#: (or a session timeout, if longer) is unhealthy.
 HEALTHY_POLL_SECONDS = 30.0
 
 Observer = Callable[[str, dict[str, Any]], None]
@@ -172,18 +173,26 @@ def health(
     instance: str,
     started: bool,
     seconds_since_poll: float,
+    seconds_since_turn: float,
     session_timeout_ms: int,
     indices: Iterable[int],
     runs_in_flight: int,
 ) -> tuple[bool, dict[str, Any]]:
-    """What ``/healthz`` says: healthy once started and polling, with the replica's facts."""
-    healthy = started and seconds_since_poll < max(HEALTHY_POLL_SECONDS, session_timeout_ms / 1000)
+    """What ``/healthz`` says: healthy once started, polling and coming round its loop, with
+    the replica's facts.
+
+    The poll thread keeps the replica in its group even when the loop is stuck (say in a
+    function that always ran short on the loop and now never returns), so both are checked.
+    """
+    limit = max(HEALTHY_POLL_SECONDS, session_timeout_ms / 1000)
+    healthy = started and seconds_since_poll < limit and seconds_since_turn < limit
     return healthy, {
         "service": service.name,
         "instance": instance,
         "assigned_indices": sorted(indices),
         "runs_in_flight": runs_in_flight,
         "seconds_since_poll": round(seconds_since_poll, 3),
+        "seconds_since_turn": round(seconds_since_turn, 3),
         "freshness": {
             key: format_duration(d.freshness) for key, d in service.assets.items() if d.freshness
         },

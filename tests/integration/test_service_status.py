@@ -45,3 +45,5 @@ def test_metrics_and_health_report_the_work(settings: Settings) -> None:
     assert body["status"] == "ok"
     assert body["service"] == "svc-observed"
     assert body["freshness"] == {"t.observed": "1h"}
+    assert 0 <= body["seconds_since_turn"] < 5
+    assert 0 <= body["seconds_since_poll"] < 5
