@@ -10,6 +10,14 @@ const MORE: u8 = 0x80;
 const LAST_SHIFT: u32 = 63;
 /// A length or count in one byte is below `MORE` and even (zig-zag: not negative).
 pub const NOT_ONE_BYTE_SIZE: u8 = 0x81;
+/// Union branch indexes, zig-zag encoded: each fits one byte.
+pub const NULL: u8 = 0;
+pub const BRANCH_1: u8 = 2;
+pub const BRANCH_2: u8 = 4;
+pub const BRANCH_3: u8 = 6;
+pub const BRANCH_4: u8 = 8;
+/// A UUID's canonical text is 36 characters: the zig-zag byte of that length.
+pub const UUID_LENGTH: u8 = 0x48;
 
 /// Bytes being read, and where.
 pub struct Cursor<'a> {

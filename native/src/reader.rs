@@ -14,17 +14,10 @@ use pyo3::types::{
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::avro::{Aside, Cursor};
+use crate::avro::{Aside, Cursor, BRANCH_1, BRANCH_2, BRANCH_3, BRANCH_4, NULL, UUID_LENGTH};
 use crate::models::{aside_or_raise, bare, set_slot, unreadable, Failure, ModelKind};
 
-/// Union branch indexes, zig-zag encoded: each fits one byte.
-const NULL: u8 = 0;
-const BRANCH_1: u8 = 2;
-const BRANCH_2: u8 = 4;
-const BRANCH_3: u8 = 6;
-const BRANCH_4: u8 = 8;
-/// A UUID's canonical text: 36 characters (zig-zag length byte 0x48), 32 of them hex digits.
-const UUID_LENGTH: u8 = 0x48;
+/// A UUID's canonical text: 36 characters, 32 of them hex digits.
 const UUID_TEXT: usize = 36;
 const UUID_DIGITS: usize = 32;
 const INT_MAX: i64 = i32::MAX as i64;

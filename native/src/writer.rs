@@ -11,15 +11,10 @@ use pyo3::types::{
     PyType,
 };
 
-use crate::avro::{write_long, write_text, Aside};
+use crate::avro::{
+    write_long, write_text, Aside, BRANCH_1, BRANCH_2, BRANCH_3, BRANCH_4, NULL, UUID_LENGTH,
+};
 use crate::models::{aside_or_raise, unwritable, Failure};
-
-const NULL: u8 = 0;
-const BRANCH_1: u8 = 2;
-const BRANCH_2: u8 = 4;
-const BRANCH_3: u8 = 6;
-const BRANCH_4: u8 = 8;
-const UUID_LENGTH: u8 = 0x48;
 
 /// The classes an `AssetEvent` is made of, handed over once by the Python module.
 #[pyclass(frozen, module = "choreo._native")]
